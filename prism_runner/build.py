@@ -1,0 +1,88 @@
+"""From config to objects: every part is built from its ``_target_``, and every failure a user
+can cause becomes one :class:`UserError` naming the key and the fix."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from prism_runner.errors import UserError
+
+EXAMPLES = {
+    "data.root": "data.root=/path/to/your/data",
+}
+
+
+def check_complete(cfg: DictConfig) -> None:
+    """Missing values (``???``) and broken interpolations, before anything is built."""
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        key = missing[0]
+        example = EXAMPLES.get(key, f"{key}=VALUE")
+        more = f" (also missing: {', '.join(missing[1:])})" if len(missing) > 1 else ""
+        raise UserError(f"missing value for {key}: set it on the command line, e.g. "
+                        f"{example}{more}")
+    try:
+        OmegaConf.to_container(cfg, resolve=True)
+    except OmegaConfBaseException as error:
+        raise UserError(f"config error: {str(error).splitlines()[0]}") from None
+
+
+def _root_cause(error: BaseException) -> BaseException:
+    seen = set()
+    while error.__cause__ is not None and id(error) not in seen:
+        seen.add(id(error))
+        error = error.__cause__
+    return error
+
+
+def instantiate(node: Any, key: str, **kwargs) -> Any:
+    """``hydra.utils.instantiate`` that names the config key when building fails."""
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate as hydra_instantiate
+
+    if node is None or (isinstance(node, DictConfig) and "_target_" not in node):
+        raise UserError(f"{key} has no _target_: pick an option of the '{key}' group "
+                        f"(python -m prism_runner --help lists them)")
+    target = node.get("_target_")
+    try:
+        return hydra_instantiate(node, **kwargs)
+    except UserError:
+        raise
+    except InstantiationException as error:
+        cause = _root_cause(error)
+        if isinstance(cause, UserError):
+            raise cause from None
+        message = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        if cause is error:  # hydra's own message: the target could not be found or called
+            message = " ".join(str(error).split())
+        raise UserError(f"cannot build {key} ({target}): {message}") from error
+    except (TypeError, ValueError) as error:
+        raise UserError(f"cannot build {key} ({target}): {error}") from error
+
+
+@dataclass
+class Experiment:
+    """Everything ``run`` needs, built from config."""
+
+    source: Any                 # DataSource
+    views: Any                  # object with train(item) and eval(item)
+    method: Any                 # nn.Module with forward(batch) and embed(batch)
+    make_optimizer: Callable    # params -> optimizer
+    make_scheduler: Callable    # (optimizer, total_steps) -> scheduler
+    evaluator: Optional[Callable]
+
+
+def build_experiment(cfg: DictConfig) -> Experiment:
+    source = instantiate(cfg.data, "data")
+    views = instantiate(cfg.views, "views")
+    backbone = instantiate(cfg.backbone, "backbone")
+    method = instantiate(cfg.method, "method", backbone=backbone)
+    make_optimizer = instantiate(cfg.optim, "optim")
+    make_scheduler = instantiate(cfg.sched, "sched")
+    evaluator = None
+    if cfg.get("eval") and cfg.eval.get("_target_"):
+        evaluator = instantiate(cfg.eval, "eval")
+    return Experiment(source, views, method, make_optimizer, make_scheduler, evaluator)

@@ -1,0 +1,1 @@
+"""Datasets that read real formats, views (augmentations) per modality, and collate functions."""

@@ -1,0 +1,57 @@
+"""Losses shared by methods. Modality-agnostic: they see embeddings, never inputs."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from prism_runner.methods.distributed import gather_with_grad, world
+
+
+class NTXentLoss(nn.Module):
+    """Normalised temperature-scaled cross entropy (SimCLR; Chen et al., ICML 2020).
+
+    For a batch of N pairs (z_a[i], z_b[i]) every embedding must pick its partner among the
+    2N - 1 others; the loss is the mean cross entropy over all 2N anchors.
+
+    Attributes:
+        temperature: divides cosine similarities; 0.1-0.5 typical. Lower sharpens the softmax.
+        gather_distributed: when training data-parallel, use every process's embeddings as
+            negatives (the global batch), with gradients flowing back through the gather.
+
+    Raises:
+        ValueError: for a non-positive temperature, or inputs of different shapes.
+
+    Example:
+        >>> loss_fn = NTXentLoss(temperature=0.5)
+        >>> loss = loss_fn(torch.randn(8, 128), torch.randn(8, 128))
+    """
+
+    def __init__(self, temperature: float = 0.5, gather_distributed: bool = True):
+        super().__init__()
+        if temperature <= 0:
+            raise ValueError(f"temperature must be positive, got {temperature}")
+        self.temperature = float(temperature)
+        self.gather_distributed = gather_distributed
+
+    def forward(self, z_a: torch.Tensor, z_b: torch.Tensor) -> torch.Tensor:
+        """z_a, z_b: (N, D) embeddings of two views of the same N items. Returns a scalar."""
+        if z_a.shape != z_b.shape:
+            raise ValueError(f"views have different shapes: {tuple(z_a.shape)} vs {tuple(z_b.shape)}")
+        n = z_a.shape[0]
+        z_a, z_b = F.normalize(z_a, dim=1), F.normalize(z_b, dim=1)
+        rank, size = world()
+        if self.gather_distributed and size > 1:
+            keys_a, keys_b = gather_with_grad(z_a), gather_with_grad(z_b)
+            offset = rank * n
+        else:
+            keys_a, keys_b, offset = z_a, z_b, 0
+        queries = torch.cat([z_a, z_b])                       # (2N, D): this process's anchors
+        keys = torch.cat([keys_a, keys_b])                    # (2M, D): all candidates
+        logits = queries @ keys.T / self.temperature          # (2N, 2M)
+        m = keys_a.shape[0]
+        own = torch.arange(n, device=z_a.device) + offset
+        self_index = torch.cat([own, own + m])                # where each anchor meets itself
+        partner = torch.cat([own + m, own])                   # where its positive sits
+        logits[torch.arange(2 * n, device=z_a.device), self_index] = float("-inf")
+        return F.cross_entropy(logits, partner)
