@@ -16,7 +16,7 @@ $(STAMP): requirements.lock overrides.txt setup.cfg pyproject.toml
 	@test -x $(VPY) || uv venv --quiet --python $(PY) $(VENV)
 	uv pip install --python $(VPY) -r requirements.lock --override overrides.txt || \
 		uv pip install --python $(VPY) -r requirements.lock --override overrides.txt
-	uv pip install --python $(VPY) --no-deps -e .
+	uv pip install --python $(VPY) --no-deps -e . --config-settings editable_mode=compat
 	@touch $(STAMP)
 
 run: install

@@ -16,7 +16,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from prism_runner import resolvers
-from prism_runner.build import build_experiment, check_complete, instantiate
+from prism_runner.build import build_experiment, call_hooks, check_complete, instantiate
 from prism_runner.checkpoint import (
     CheckpointManager, check_compatible, load_checkpoint, rng_state, set_rng_state,
 )
@@ -40,8 +40,13 @@ def hydra_context() -> Dict[str, Any]:
     if not HydraConfig.initialized():
         return {}
     hc = HydraConfig.get()
-    return {"run_dir": hc.runtime.output_dir, "recipe": hc.runtime.choices.get("recipe"),
-            "overrides": list(hc.overrides.task)}
+    from hydra.types import RunMode
+
+    context = {"run_dir": hc.runtime.output_dir, "recipe": hc.runtime.choices.get("recipe"),
+               "overrides": list(hc.overrides.task)}
+    if hc.mode == RunMode.MULTIRUN:  # group a sweep's runs in MLflow
+        context["sweep"] = {"sweep_dir": hc.sweep.dir, "trial": str(hc.job.num)}
+    return context
 
 
 def git_commit() -> str:
@@ -187,7 +192,8 @@ def run(cfg: DictConfig) -> float:
         (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(resolved))
         write_json(run_dir / "environment.json", environment)
         tags = {"recipe": environment["recipe"] or "default", "git_commit": environment["git_commit"],
-                "run_dir": str(run_dir), **{f"version.{k}": v for k, v in environment["versions"].items()}}
+                "run_dir": str(run_dir), **context.get("sweep", {}),
+                **{f"version.{k}": v for k, v in environment["versions"].items()}}
         tracker.start(run_name=f"{cfg.name}-{run_dir.name}", params=flatten(resolved), tags=tags,
                       run_id=(resume_state or {}).get("mlflow_run_id"))
     status = "FAILED"
@@ -261,11 +267,28 @@ def _train_and_evaluate(cfg, settings, accelerator, run_dir, checkpoints, identi
             "total_steps": total_steps,
         }, current.step)
 
+    def evaluate(target: torch.nn.Module) -> Dict[str, Any]:
+        evaluator = experiment.evaluator
+        embed = make_embedder(target, experiment.views.eval, source.collate,
+                              getattr(evaluator, "batch_size", 256), accelerator.device)
+        return evaluator(embed, source)
+
+    def periodic_eval(current: TrainState) -> None:
+        result = evaluate(method)
+        if tracker is not None:
+            tracker.log_metrics({f"eval/{k}": v for k, v in result["metrics"].items()},
+                                current.step)
+        call_hooks(experiment.callbacks, "on_eval", current.step, result["score"],
+                   result["metrics"])
+
+    call_hooks(experiment.callbacks, "on_train_start",
+               {"run_dir": str(run_dir), "total_steps": total_steps, "start_step": state.step,
+                "is_main_process": main})
     loop_settings = LoopSettings(
         total_steps=total_steps, global_batch=source.batch_size,
         grad_accum_steps=settings.grad_accum_steps, clip_grad_norm=settings.clip_grad_norm,
         log_every=settings.log_every, checkpoint_every=settings.checkpoint_every,
-        progress=settings.progress)
+        progress=settings.progress, eval_every=settings.eval_every)
     if main:
         print(f"[prism_runner] training {type(method).__name__} for {total_steps} steps "
               f"({steps_per_epoch} per epoch) on {accelerator.device}, run folder {run_dir}",
@@ -274,7 +297,8 @@ def _train_and_evaluate(cfg, settings, accelerator, run_dir, checkpoints, identi
     state = fit(model=model, method=method, optimizer=optimizer, scheduler=scheduler,
                 loader=loader, sampler=sampler, accelerator=accelerator, settings=loop_settings,
                 state=state, save_checkpoint=save_checkpoint,
-                log_metrics=tracker.log_metrics if tracker is not None else (lambda m, s: None))
+                log_metrics=tracker.log_metrics if tracker is not None else (lambda m, s: None),
+                periodic_eval=periodic_eval if experiment.evaluator is not None else None)
     train_time = time.time() - train_started
     if not main:
         return float("nan")
@@ -282,16 +306,11 @@ def _train_and_evaluate(cfg, settings, accelerator, run_dir, checkpoints, identi
     metrics: Dict[str, float] = {}
     baseline: Dict[str, float] = {}
     if experiment.evaluator is not None:
-        evaluator = experiment.evaluator
-        batch_size = getattr(evaluator, "batch_size", 256)
-        embed = make_embedder(method, experiment.views.eval, source.collate, batch_size,
-                              accelerator.device)
-        result = evaluator(embed, source)
+        result = evaluate(method)
         metrics, score, metric_name = result["metrics"], result["score"], result["metric"]
-        if getattr(evaluator, "baseline", True):
-            initial_method.to(accelerator.device)
-            base = evaluator(make_embedder(initial_method, experiment.views.eval, source.collate,
-                                           batch_size, accelerator.device), source)
+        call_hooks(experiment.callbacks, "on_eval", state.step, score, metrics)
+        if getattr(experiment.evaluator, "baseline", True):
+            base = evaluate(initial_method.to(accelerator.device))
             baseline = base["metrics"]
             baseline_score = base["score"]
         else:
@@ -313,6 +332,7 @@ def _train_and_evaluate(cfg, settings, accelerator, run_dir, checkpoints, identi
         "run_dir": str(run_dir), "skipped_items": source.skipped,
     }
     write_json(run_dir / "summary.json", summary)
+    call_hooks(experiment.callbacks, "on_train_end", summary)
     tracker.log_metrics({**{f"eval/{k}": v for k, v in metrics.items()},
                          **{f"eval_random_init/{k}": v for k, v in baseline.items()},
                          "score": score}, state.step)

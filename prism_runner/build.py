@@ -3,7 +3,7 @@ can cause becomes one :class:`UserError` naming the key and the fix."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, List, Optional
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -73,6 +73,7 @@ class Experiment:
     make_optimizer: Callable    # params -> optimizer
     make_scheduler: Callable    # (optimizer, total_steps) -> scheduler
     evaluator: Optional[Callable]
+    callbacks: List[Any]        # objects with optional on_train_start/on_eval/on_train_end
 
 
 def build_experiment(cfg: DictConfig) -> Experiment:
@@ -85,4 +86,14 @@ def build_experiment(cfg: DictConfig) -> Experiment:
     evaluator = None
     if cfg.get("eval") and cfg.eval.get("_target_"):
         evaluator = instantiate(cfg.eval, "eval")
-    return Experiment(source, views, method, make_optimizer, make_scheduler, evaluator)
+    callbacks = [instantiate(node, f"callbacks.{name}")
+                 for name, node in (cfg.get("callbacks") or {}).items() if node is not None]
+    return Experiment(source, views, method, make_optimizer, make_scheduler, evaluator, callbacks)
+
+
+def call_hooks(callbacks: List[Any], hook: str, *args) -> None:
+    """Call ``hook`` on every callback that defines it; their exceptions propagate."""
+    for callback in callbacks:
+        function = getattr(callback, hook, None)
+        if function is not None:
+            function(*args)

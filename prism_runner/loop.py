@@ -82,17 +82,19 @@ class LoopSettings:
     log_every: int = 10
     checkpoint_every: int = 200
     progress: bool = True
+    eval_every: Optional[int] = None
 
 
 def fit(*, model: torch.nn.Module, method: torch.nn.Module, optimizer, scheduler, loader,
         sampler, accelerator, settings: LoopSettings, state: TrainState,
         save_checkpoint: Callable[[TrainState], Any],
-        log_metrics: Callable[[Dict[str, float], int], None]) -> TrainState:
+        log_metrics: Callable[[Dict[str, float], int], None],
+        periodic_eval: Optional[Callable[[TrainState], None]] = None) -> TrainState:
     """Train until ``settings.total_steps`` optimizer steps; returns the final state.
 
     ``model`` is the (possibly DDP-wrapped) module that is called; ``method`` the plain one that
     owns hooks. ``save_checkpoint(state)`` and ``log_metrics(metrics, step)`` are called on
-    the main process only.
+    the main process only, as is ``periodic_eval(state)`` every ``eval_every`` steps.
     """
     from tqdm.auto import tqdm
 
@@ -173,6 +175,12 @@ def fit(*, model: torch.nn.Module, method: torch.nn.Module, optimizer, scheduler
                     accelerator.wait_for_everyone()
                     bar.close()
                     raise Interrupted(signals.received, state.step, path)
+                if periodic_eval is not None and settings.eval_every and not done \
+                        and state.step % settings.eval_every == 0:
+                    if main:
+                        periodic_eval(state)
+                        model.train()
+                    accelerator.wait_for_everyone()
                 if (main and settings.checkpoint_every and not done
                         and state.step % settings.checkpoint_every == 0):
                     save_checkpoint(state)

@@ -23,6 +23,7 @@ class TrainerSettings:
     resume: Union[str, None] = "auto"
     progress: bool = True
     num_threads: Optional[int] = None
+    eval_every: Optional[int] = None   # steps between periodic evaluations (callbacks see them)
 
     def __post_init__(self):
         if self.max_steps is None and self.max_epochs is None:

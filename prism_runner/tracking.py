@@ -45,11 +45,13 @@ class MlflowTracker(NullTracker):
         artifact_root: where artifacts go for experiments this tracker creates (local stores).
         experiment: experiment name; runs of one recipe share it.
         log_model: log the final backbone weights (safetensors) as an artifact.
+        tags: extra tags for every run (e.g. a team or sweep name).
     """
 
     def __init__(self, uri: str, experiment: str = "default", artifact_root: Optional[str] = None,
-                 log_model: bool = True):
+                 log_model: bool = True, tags: Optional[Dict[str, str]] = None):
         self.uri, self.experiment, self.log_model = uri, experiment, log_model
+        self.extra_tags = dict(tags or {})
         self.artifact_root = artifact_root
         self.client = None
         self.run_id: Optional[str] = None
@@ -80,6 +82,7 @@ class MlflowTracker(NullTracker):
         self.client, experiment_id = self._connect()
         from mlflow.entities import Param, RunTag
 
+        tags = {**tags, **self.extra_tags}
         if run_id is not None:
             try:  # a resumed training continues its own run
                 self.client.get_run(run_id)

@@ -58,11 +58,16 @@ class RecipeFolderSource(ConfigSource):
         if path is None or not path.is_file():
             raise ConfigLoadError(f"Recipe not found: {config_path} in {self.folder}")
         text = path.read_text(encoding="utf-8")
+        header = ConfigSource._get_header_dict(text[:512])
+        if header.get("package") is None:
+            # A recipe is a whole experiment: its keys are global even when the
+            # `# @package _global_` line is missing or follows other comments.
+            header["package"] = "_global_"
         return ConfigResult(
             config=OmegaConf.create(OmegaConf.load(path)),
             path=f"{SCHEME}://{self.path}",
             provider=self.provider,
-            header=ConfigSource._get_header_dict(text[:512]),
+            header=header,
         )
 
     def available(self) -> bool:

@@ -55,3 +55,72 @@ class NTXentLoss(nn.Module):
         partner = torch.cat([own + m, own])                   # where its positive sits
         logits[torch.arange(2 * n, device=z_a.device), self_index] = float("-inf")
         return F.cross_entropy(logits, partner)
+
+
+class ClipInfoNCELoss(nn.Module):
+    """Symmetric InfoNCE between two modalities (CLIP; Radford et al., ICML 2021).
+
+    For N pairs (a[i], b[i]) the logits are ``scale * cos(a_i, b_j)``; each a_i must pick b_i
+    among all b (cross entropy over rows) and each b_j must pick a_j (over columns); the loss is
+    the mean of the two directions. ``logit_scale`` is ``1 / temperature`` (a tensor, so a
+    learnable temperature gets its gradient).
+
+    Attributes:
+        gather_distributed: when training data-parallel, candidates come from every process.
+
+    Example:
+        >>> loss = ClipInfoNCELoss()(torch.randn(8, 64), torch.randn(8, 64), torch.tensor(14.3))
+    """
+
+    def __init__(self, gather_distributed: bool = True):
+        super().__init__()
+        self.gather_distributed = gather_distributed
+
+    def forward(self, z_a: torch.Tensor, z_b: torch.Tensor, logit_scale: torch.Tensor,
+                logit_bias: torch.Tensor = None) -> torch.Tensor:
+        if z_a.shape[0] != z_b.shape[0]:
+            raise ValueError(f"modalities have different batch sizes: {z_a.shape[0]} vs {z_b.shape[0]}")
+        n = z_a.shape[0]
+        z_a, z_b = F.normalize(z_a, dim=1), F.normalize(z_b, dim=1)
+        rank, size = world()
+        if self.gather_distributed and size > 1:
+            all_a, all_b, offset = gather_with_grad(z_a), gather_with_grad(z_b), rank * n
+        else:
+            all_a, all_b, offset = z_a, z_b, 0
+        target = torch.arange(n, device=z_a.device) + offset
+        loss_a = F.cross_entropy(logit_scale * z_a @ all_b.T, target)
+        loss_b = F.cross_entropy(logit_scale * z_b @ all_a.T, target)
+        return (loss_a + loss_b) / 2
+
+
+class SigLipLoss(nn.Module):
+    """Pairwise sigmoid loss (SigLIP; Zhai et al., ICCV 2023).
+
+    Every (a_i, b_j) is an independent binary problem: logit ``scale * cos(a_i, b_j) + bias``,
+    label +1 on the diagonal and -1 elsewhere; the loss is ``-sum log sigmoid(label * logit) / N``.
+    No softmax over the batch, so it needs no all-to-all normalisation.
+
+    Example:
+        >>> loss = SigLipLoss()(torch.randn(8, 64), torch.randn(8, 64), torch.tensor(10.),
+        ...                     torch.tensor(-10.))
+    """
+
+    def __init__(self, gather_distributed: bool = True):
+        super().__init__()
+        self.gather_distributed = gather_distributed
+
+    def forward(self, z_a: torch.Tensor, z_b: torch.Tensor, logit_scale: torch.Tensor,
+                logit_bias: torch.Tensor) -> torch.Tensor:
+        if z_a.shape[0] != z_b.shape[0]:
+            raise ValueError(f"modalities have different batch sizes: {z_a.shape[0]} vs {z_b.shape[0]}")
+        n = z_a.shape[0]
+        z_a, z_b = F.normalize(z_a, dim=1), F.normalize(z_b, dim=1)
+        rank, size = world()
+        if self.gather_distributed and size > 1:
+            all_b, offset = gather_with_grad(z_b), rank * n
+        else:
+            all_b, offset = z_b, 0
+        logits = logit_scale * z_a @ all_b.T + logit_bias            # (n, M)
+        labels = -torch.ones_like(logits)
+        labels[torch.arange(n, device=z_a.device), torch.arange(n, device=z_a.device) + offset] = 1.0
+        return -F.logsigmoid(labels * logits).sum() / n

@@ -1,0 +1,1 @@
+"""``hydra/sweeper=optuna_pruning``: the stock Hydra Optuna sweeper plus median pruning."""
