@@ -7,7 +7,7 @@ trial's config as overrides, e.g.::
     ++callbacks.optuna_pruning.storage=/shared/outputs/optuna_journal.log
     ++callbacks.optuna_pruning.study_name=simclr
     ++callbacks.optuna_pruning.trial_number=3
-    ++callbacks.optuna_pruning.pruner._target_=optuna.pruners.MedianPruner
+    ++callbacks.optuna_pruning.pruner.type=median
     ++callbacks.optuna_pruning.pruner.n_startup_trials=2
 
 so it works in-process (local launcher) and in a SLURM job alike: the job opens the study's
@@ -22,17 +22,31 @@ import math
 from typing import Any, Dict, Mapping, Optional
 
 
-def build_pruner(spec: Optional[Mapping[str, Any]]):
-    import optuna
+PRUNERS = {
+    "median": "optuna.pruners.MedianPruner",
+    "percentile": "optuna.pruners.PercentilePruner",
+    "successive_halving": "optuna.pruners.SuccessiveHalvingPruner",
+    "hyperband": "optuna.pruners.HyperbandPruner",
+    "threshold": "optuna.pruners.ThresholdPruner",
+    "patient": "optuna.pruners.PatientPruner",
+    "nop": "optuna.pruners.NopPruner",
+}
 
-    if not spec:
-        return optuna.pruners.MedianPruner()
-    spec = dict(spec)
-    target = spec.pop("_target_", "optuna.pruners.MedianPruner")
-    module, _, name = target.rpartition(".")
+
+def build_pruner(spec: Optional[Mapping[str, Any]]):
+    """``{type: median | percentile | ... | a dotted class path, **constructor arguments}``."""
     import importlib
 
-    return getattr(importlib.import_module(module), name)(**spec)
+    spec = dict(spec or {})
+    kind = str(spec.pop("type", None) or spec.pop("_target_", None) or "median")
+    target = PRUNERS.get(kind, kind)
+    module, _, name = target.rpartition(".")
+    try:
+        cls = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError):
+        raise ValueError(f"unknown pruner type {kind!r}; use one of {', '.join(PRUNERS)} or a "
+                         "dotted class path") from None
+    return cls(**spec)
 
 
 class OptunaPruning:
@@ -42,7 +56,7 @@ class OptunaPruning:
         storage: a path (Optuna JournalStorage, file backend) or an RDB URL (see hpo.storage).
         study_name: the study the sweeper created.
         trial_number: the trial's number in that study (the sweeper's ``study.ask()``).
-        pruner: ``{_target_: optuna.pruners.MedianPruner, n_startup_trials: ..., ...}``.
+        pruner: ``{type: median, n_startup_trials: 2, ...}`` (see :func:`build_pruner`).
         prune_final: also prune on the evaluation after the last step (default: report only).
     """
 
