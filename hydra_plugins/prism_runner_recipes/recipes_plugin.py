@@ -27,6 +27,22 @@ ENV_VAR = "PRISM_RECIPES"
 BUNDLED_RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 
 
+_NOTICES: set = set()
+
+
+def notice_once(message: str) -> None:
+    """Print ``message`` to stderr once per process (Hydra loads a recipe more than once)."""
+    if message not in _NOTICES:
+        _NOTICES.add(message)
+        print(message, file=sys.stderr, flush=True)
+
+
+def importable_root(folder: Path) -> Path:
+    """The folder put on ``sys.path`` for a recipe folder: a team repository's root, i.e. the
+    parent of a folder named ``recipes``, else the folder itself."""
+    return folder.parent if folder.name == "recipes" else folder
+
+
 def user_recipe_folders() -> List[Path]:
     """Folders named in ``PRISM_RECIPES`` (``dir1:dir2``), in priority order."""
     raw = os.environ.get(ENV_VAR, "")
@@ -58,6 +74,10 @@ class RecipeFolderSource(ConfigSource):
         if path is None or not path.is_file():
             raise ConfigLoadError(f"Recipe not found: {config_path} in {self.folder}")
         text = path.read_text(encoding="utf-8")
+        bundled = BUNDLED_RECIPES / path.name
+        if self.folder != BUNDLED_RECIPES and bundled.is_file():
+            notice_once(f"[prism_runner] notice: recipe '{path.stem}' from {self.folder} "
+                        f"overrides the bundled one ({bundled})")
         header = ConfigSource._get_header_dict(text[:512])
         if header.get("package") is None:
             # A recipe is a whole experiment: its keys are global even when the
@@ -94,14 +114,15 @@ class PrismSearchPath(SearchPathPlugin):
     """Bundled recipes last, ``PRISM_RECIPES`` folders first so a team's recipe wins."""
 
     def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
-        for folder in user_recipe_folders():
+        # prepend() puts a folder first: walk in reverse so the first folder named wins.
+        for folder in reversed(user_recipe_folders()):
             if not folder.is_dir():
                 print(f"[prism_runner] warning: {ENV_VAR} names {folder}, which is not a folder",
                       file=sys.stderr)
                 continue
             search_path.prepend(provider=f"recipes:{folder.name}", path=f"{SCHEME}://{folder}")
             # The team repository's own modules become importable for `_target_`.
-            root = str(folder.parent if folder.name == "recipes" else folder)
+            root = str(importable_root(folder))
             if root not in sys.path:
                 sys.path.insert(0, root)
         search_path.append(provider="prism_runner", path=f"{SCHEME}://{BUNDLED_RECIPES}")
