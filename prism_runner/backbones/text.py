@@ -34,8 +34,10 @@ class TextTransformer(nn.Module):
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         if ids.shape[1] > self.max_length:
-            raise ValueError(f"sequence of {ids.shape[1]} tokens exceeds max_length="
+            if not (ids[:, self.max_length:] == PAD).all():
+                raise ValueError(f"sequence of {ids.shape[1]} tokens exceeds max_length="
                              f"{self.max_length}; raise backbone max_length or shorten the text")
+            ids = ids[:, : self.max_length]  # only padding beyond max_length
         keep = ids != PAD
         x = self.token(ids) + self.position[:, : ids.shape[1]]
         x = self.norm(self.encoder(x, src_key_padding_mask=~keep))
