@@ -48,7 +48,9 @@ def instantiate(node: Any, key: str, **kwargs) -> Any:
                         f"(python -m prism_runner --help lists them)")
     target = node.get("_target_")
     try:
-        return hydra_instantiate(node, **kwargs)
+        # Plain lists/dicts, not OmegaConf containers: they end up in checkpoints (optimizer
+        # hyper-parameters) that must load with weights_only=True.
+        return hydra_instantiate(node, _convert_="all", **kwargs)
     except UserError:
         raise
     except InstantiationException as error:

@@ -89,7 +89,9 @@ def load_checkpoint(path: Path) -> Dict[str, Any]:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # a torn or foreign file: say which and why
-        raise UserError(f"cannot load checkpoint {path}: {error}") from None
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserError(f"cannot load checkpoint {path}: {first}; start fresh with "
+                        "trainer.resume=never or point trainer.resume at another checkpoint") from None
 
 
 def check_compatible(state: Dict[str, Any], identity: Dict[str, str], path: Path) -> None:
