@@ -1,4 +1,6 @@
-"""Helpers for the scale tests (sweeps, launchers, shared recipes, reruns)."""
+"""Helpers for the scale tests (sweeps, launchers, shared recipes, reruns).
+
+A plain module (not conftest.py) so its names never clash with tests/conftest.py."""
 from __future__ import annotations
 
 import os
@@ -6,8 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import List, Optional
-
-import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -24,7 +24,8 @@ def run_module(module: str, args: List[str], cwd: Path, env: Optional[dict] = No
     full_env = {**os.environ, "PRISM_OUTPUT_DIR": str(cwd / "outputs"),
                 "MLFLOW_DISABLE_TELEMETRY": "true", **(env or {})}
     full_env.pop("HYDRA_FULL_ERROR", None)
-    full_env.pop("PRISM_RECIPES", None) if env is None or "PRISM_RECIPES" not in env else None
+    if "PRISM_RECIPES" not in (env or {}):
+        full_env.pop("PRISM_RECIPES", None)
     return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, env=full_env,
                           capture_output=True, text=True, timeout=timeout)
 
@@ -33,7 +34,3 @@ def check(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
     assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
     return proc
 
-
-@pytest.fixture
-def fast():
-    return list(FAST)

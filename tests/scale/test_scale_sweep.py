@@ -5,7 +5,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from conftest import FAST, NO_EVAL, check, run_module
+from scale_helpers import FAST, NO_EVAL, check, run_module
 
 
 def load_study(output_root: Path, name: str):
@@ -24,7 +24,7 @@ def test_search_spaces_compose_for_every_recipe():
 
     import prism_runner  # noqa: F401
 
-    from conftest import REPO
+    from scale_helpers import REPO
 
     recipes = sorted(p.stem for p in (REPO / "recipes").glob("*.yaml"))
     spaces = {p.stem for p in (REPO / "conf" / "hparams_search").glob("*.yaml")}
