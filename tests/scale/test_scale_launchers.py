@@ -60,3 +60,22 @@ def test_local_launcher_two_jobs(tmp_path):
         losses.append(summary["final_loss"])
     assert losses[0] != losses[1]  # different seeds
     assert list((sweep / ".submitit").iterdir())
+
+
+def test_slurm_setup_pins_the_output_root(monkeypatch):
+    """The setup lines resolve in the driver, so every task writes where the driver does."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.utils import instantiate
+
+    import prism_runner  # noqa: F401
+
+    monkeypatch.setenv("PRISM_OUTPUT_DIR", "/shared/prism")
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        cfg = compose(config_name="config", return_hydra_config=True,
+                      overrides=["hydra/launcher=slurm", "hydra.launcher.partition=gpu"])
+    HydraConfig.instance().set_config(cfg)
+    launcher = instantiate(cfg.hydra.launcher)
+    assert "export PRISM_OUTPUT_DIR=/shared/prism" in launcher.params["setup"]
+    assert launcher.params["submitit_folder"].startswith("/shared/prism/multiruns/default/")
+    assert launcher.params["partition"] == "gpu"
