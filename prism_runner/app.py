@@ -267,6 +267,15 @@ def _train_and_evaluate(cfg, settings, accelerator, run_dir, checkpoints, identi
             "total_steps": total_steps,
         }, current.step)
 
+    metrics_file = run_dir / "metrics.jsonl"
+
+    def log_metrics(values: Dict[str, float], step: int) -> None:
+        """Metrics go to metrics.jsonl in the run folder (for scripts) and to the tracker."""
+        with open(metrics_file, "a") as f:
+            f.write(json.dumps({"step": step, **values}) + "\n")
+        if tracker is not None:
+            tracker.log_metrics(values, step)
+
     def evaluate(target: torch.nn.Module) -> Dict[str, Any]:
         evaluator = experiment.evaluator
         embed = make_embedder(target, experiment.views.eval, source.collate,
@@ -275,9 +284,7 @@ def _train_and_evaluate(cfg, settings, accelerator, run_dir, checkpoints, identi
 
     def periodic_eval(current: TrainState) -> None:
         result = evaluate(method)
-        if tracker is not None:
-            tracker.log_metrics({f"eval/{k}": v for k, v in result["metrics"].items()},
-                                current.step)
+        log_metrics({f"eval/{k}": v for k, v in result["metrics"].items()}, current.step)
         call_hooks(experiment.callbacks, "on_eval", current.step, result["score"],
                    result["metrics"])
 
@@ -297,7 +304,7 @@ def _train_and_evaluate(cfg, settings, accelerator, run_dir, checkpoints, identi
     state = fit(model=model, method=method, optimizer=optimizer, scheduler=scheduler,
                 loader=loader, sampler=sampler, accelerator=accelerator, settings=loop_settings,
                 state=state, save_checkpoint=save_checkpoint,
-                log_metrics=tracker.log_metrics if tracker is not None else (lambda m, s: None),
+                log_metrics=log_metrics,
                 periodic_eval=periodic_eval if experiment.evaluator is not None else None)
     train_time = time.time() - train_started
     if not main:
@@ -333,7 +340,7 @@ def _train_and_evaluate(cfg, settings, accelerator, run_dir, checkpoints, identi
     }
     write_json(run_dir / "summary.json", summary)
     call_hooks(experiment.callbacks, "on_train_end", summary)
-    tracker.log_metrics({**{f"eval/{k}": v for k, v in metrics.items()},
+    log_metrics({**{f"eval/{k}": v for k, v in metrics.items()},
                          **{f"eval_random_init/{k}": v for k, v in baseline.items()},
                          "score": score}, state.step)
     tracker.log_artifact(run_dir / "config.yaml")

@@ -116,7 +116,11 @@ def fit(*, model: torch.nn.Module, method: torch.nn.Module, optimizer, scheduler
     def log_window() -> None:
         nonlocal sums, window_steps, window_start
         elapsed = time.perf_counter() - window_start
-        metrics = {k: float(v.item()) / (window_steps * accum) for k, v in sums.items()}
+        names = sorted(sums)
+        totals = torch.stack([sums[k].float() for k in names]) if names else torch.zeros(0)
+        if accelerator.num_processes > 1:  # log the global mean, not rank 0's share
+            totals = accelerator.reduce(totals.to(device), reduction="mean").cpu()
+        metrics = {k: float(v) / (window_steps * accum) for k, v in zip(names, totals.tolist())}
         bad = {k: v for k, v in metrics.items() if not math.isfinite(v)}
         if bad:
             terms = ", ".join(f"{k}={v}" for k, v in metrics.items())
