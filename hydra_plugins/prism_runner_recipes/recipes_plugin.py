@@ -57,6 +57,12 @@ class RecipeFolderSource(ConfigSource):
             path = f"{SCHEME}://{path}"
         super().__init__(provider=provider, path=path)
         self.folder = Path(self.path)
+        if self.folder.resolve() != BUNDLED_RECIPES and self.folder.is_dir():
+            # A team repository's own modules become importable for `_target_`, whether the
+            # folder came from PRISM_RECIPES or hydra.searchpath=[prism-recipes:///path].
+            root = str(importable_root(self.folder.resolve()))
+            if root not in sys.path:
+                sys.path.insert(0, root)
 
     @staticmethod
     def scheme() -> str:

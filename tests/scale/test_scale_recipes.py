@@ -112,3 +112,24 @@ def test_first_prism_recipes_folder_wins(tmp_path, monkeypatch):
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         cfg = compose(config_name="config", overrides=["+recipe=shared"])
     assert cfg.name == "a"
+
+
+def test_searchpath_route_finds_recipe_and_module(tmp_path):
+    """hydra.searchpath=[prism-recipes:///repo/recipes] works like PRISM_RECIPES."""
+    import sys
+
+    from hydra import compose, initialize_config_dir
+    from hydra.utils import get_class
+
+    from scale_helpers import REPO
+
+    repo = make_team_repo(tmp_path)
+    with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=[
+            f"hydra.searchpath=[prism-recipes://{repo / 'recipes'}]", "+recipe=team_only"])
+    assert cfg.name == "only"
+    try:
+        assert get_class("team_models.TeamBackbone").__name__ == "TeamBackbone"
+    finally:
+        sys.path[:] = [p for p in sys.path if p != str(repo)]
+        sys.modules.pop("team_models", None)
