@@ -295,7 +295,8 @@ def _train_and_evaluate(cfg, settings, accelerator, run_dir, checkpoints, identi
         total_steps=total_steps, global_batch=source.batch_size,
         grad_accum_steps=settings.grad_accum_steps, clip_grad_norm=settings.clip_grad_norm,
         log_every=settings.log_every, checkpoint_every=settings.checkpoint_every,
-        progress=settings.progress, eval_every=settings.eval_every)
+        progress=settings.progress, eval_every=settings.eval_every,
+        nan_policy=settings.nan_policy, max_skipped_batches=settings.max_skipped_batches)
     if main:
         print(f"[prism_runner] training {type(method).__name__} for {total_steps} steps "
               f"({steps_per_epoch} per epoch) on {accelerator.device}, run folder {run_dir}",

@@ -38,6 +38,29 @@ def _root_cause(error: BaseException) -> BaseException:
     return error
 
 
+def _unknown_key_hint(target: str, message: str, key: str) -> Optional[str]:
+    """For "unexpected keyword argument 'x'", the config key and the nearest valid names."""
+    import difflib
+    import inspect
+    import re
+
+    from hydra.utils import get_object
+
+    found = re.search(r"unexpected keyword argument '(\w+)'", message)
+    if not found:
+        return None
+    bad = found.group(1)
+    try:
+        params = [p for p in inspect.signature(get_object(target)).parameters
+                  if p not in ("self", "args", "kwargs")]
+    except (ValueError, TypeError, ImportError, AttributeError):
+        params = []
+    near = difflib.get_close_matches(bad, params, n=3)
+    hint = (f"did you mean {', '.join(f'{key}.{n}' for n in near)}?" if near
+            else f"valid keys: {', '.join(params)}" if params else "")
+    return f"unknown key {key}.{bad} for {target}; {hint}".rstrip("; ")
+
+
 def instantiate(node: Any, key: str, **kwargs) -> Any:
     """``hydra.utils.instantiate`` that names the config key when building fails."""
     from hydra.errors import InstantiationException
@@ -60,6 +83,9 @@ def instantiate(node: Any, key: str, **kwargs) -> Any:
         message = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
         if cause is error:  # hydra's own message: the target could not be found or called
             message = " ".join(str(error).split())
+        hint = _unknown_key_hint(str(target), str(cause), key)
+        if hint:
+            raise UserError(hint) from error
         raise UserError(f"cannot build {key} ({target}): {message}") from error
     except (TypeError, ValueError) as error:
         raise UserError(f"cannot build {key} ({target}): {error}") from error

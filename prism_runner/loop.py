@@ -83,6 +83,8 @@ class LoopSettings:
     checkpoint_every: int = 200
     progress: bool = True
     eval_every: Optional[int] = None
+    nan_policy: str = "stop"     # stop | skip_batch
+    max_skipped_batches: int = 10
 
 
 def fit(*, model: torch.nn.Module, method: torch.nn.Module, optimizer, scheduler, loader,
@@ -111,23 +113,39 @@ def fit(*, model: torch.nn.Module, method: torch.nn.Module, optimizer, scheduler
     bar = tqdm(total=settings.total_steps, initial=state.step, unit="step", dynamic_ncols=True,
                disable=not (main and settings.progress), desc="train")
     sums: Dict[str, torch.Tensor] = {}
-    window_steps, window_start = 0, time.perf_counter()
+    window_steps, window_micro, window_start = 0, 0, time.perf_counter()
+
+    skipped_batches = 0
+    dropped_step = False         # a non-finite micro-batch poisons its whole accumulated step
+
+    def all_finite(loss: torch.Tensor) -> bool:
+        finite = torch.isfinite(loss.detach()).float()
+        if accelerator.num_processes > 1:  # every process must skip the same step
+            import torch.distributed as dist
+
+            dist.all_reduce(finite, op=dist.ReduceOp.MIN)
+        return bool(finite.item())
+
+    def nan_error(terms: Dict[str, float]) -> UserError:
+        shown = ", ".join(f"{k}={v:.6g}" for k, v in terms.items())
+        return UserError(f"non-finite loss at step {state.step} ({shown}); the last good "
+                         "checkpoint is kept. Likely causes: learning rate too high "
+                         "(lower optim.lr), fp16 overflow (trainer.mixed_precision=bf16 or "
+                         "no), or no gradient clipping (trainer.clip_grad_norm=1.0); "
+                         "trainer.nan_policy=skip_batch skips such batches")
 
     def log_window() -> None:
-        nonlocal sums, window_steps, window_start
+        nonlocal sums, window_steps, window_micro, window_start
         elapsed = time.perf_counter() - window_start
         names = sorted(sums)
         totals = torch.stack([sums[k].float() for k in names]) if names else torch.zeros(0)
         if accelerator.num_processes > 1:  # log the global mean, not rank 0's share
             totals = accelerator.reduce(totals.to(device), reduction="mean").cpu()
-        metrics = {k: float(v) / (window_steps * accum) for k, v in zip(names, totals.tolist())}
-        bad = {k: v for k, v in metrics.items() if not math.isfinite(v)}
-        if bad:
-            terms = ", ".join(f"{k}={v}" for k, v in metrics.items())
-            raise UserError(f"non-finite loss at step {state.step} ({terms}); the last good "
-                            "checkpoint is kept. Likely causes: learning rate too high "
-                            "(lower optim.lr), fp16 overflow (trainer.mixed_precision=bf16 or "
-                            "no), or no gradient clipping (trainer.clip_grad_norm=1.0)")
+        metrics = {k: float(v) / max(window_micro, 1) for k, v in zip(names, totals.tolist())}
+        if not all(math.isfinite(v) for v in metrics.values()):
+            raise nan_error(metrics)
+        if skipped_batches:
+            metrics["skipped_batches"] = skipped_batches
         metrics["lr"] = scheduler.get_last_lr()[0]
         metrics["samples_per_s"] = window_steps * accum * settings.global_batch / max(elapsed, 1e-9)
         metrics["epoch"] = state.epoch
@@ -136,7 +154,7 @@ def fit(*, model: torch.nn.Module, method: torch.nn.Module, optimizer, scheduler
             log_metrics(metrics, state.step)
             bar.set_postfix(loss=f"{metrics['loss']:.4f}",
                             samples_s=f"{metrics['samples_per_s']:.0f}", refresh=False)
-        sums, window_steps, window_start = {}, 0, time.perf_counter()
+        sums, window_steps, window_micro, window_start = {}, 0, 0, time.perf_counter()
 
     model.train()
     with StopSignals() as signals:
@@ -153,11 +171,27 @@ def fit(*, model: torch.nn.Module, method: torch.nn.Module, optimizer, scheduler
                     out = model(batch)
                     loss = out["loss"]
                     accelerator.backward(loss / accum if accum > 1 else loss)
-                for key, value in out.items():
-                    if torch.is_tensor(value) and value.dim() == 0:
-                        value = value.detach()
-                        sums[key] = sums[key] + value if key in sums else value.float()
+                if settings.nan_policy == "skip_batch" and not all_finite(loss):
+                    skipped_batches += 1
+                    dropped_step = True
+                    if main:
+                        bar.write(f"[prism_runner] non-finite loss at step {state.step + 1}: "
+                                  f"batch skipped ({skipped_batches} so far)")
+                    if skipped_batches > settings.max_skipped_batches:
+                        raise nan_error({k: float(v.detach()) for k, v in out.items()
+                                         if torch.is_tensor(v) and v.dim() == 0})
+                else:
+                    window_micro += 1
+                    for key, value in out.items():
+                        if torch.is_tensor(value) and value.dim() == 0:
+                            value = value.detach()
+                            sums[key] = sums[key] + value if key in sums else value.float()
                 if not syncing:
+                    continue
+                if dropped_step:  # the gradients hold NaN/Inf: throw the step away
+                    optimizer.zero_grad(set_to_none=True)
+                    dropped_step = False
+                    state.batch_in_epoch += accum
                     continue
                 if settings.clip_grad_norm:
                     accelerator.clip_grad_norm_(params, settings.clip_grad_norm)
@@ -185,9 +219,12 @@ def fit(*, model: torch.nn.Module, method: torch.nn.Module, optimizer, scheduler
                         periodic_eval(state)
                         model.train()
                     accelerator.wait_for_everyone()
-                if (main and settings.checkpoint_every and not done
+                if (settings.checkpoint_every and not done
                         and state.step % settings.checkpoint_every == 0):
-                    save_checkpoint(state)
+                    if window_steps:
+                        log_window()  # never checkpoint weights that a NaN has reached
+                    if main:
+                        save_checkpoint(state)
                 if done:
                     break
             else:
@@ -198,6 +235,9 @@ def fit(*, model: torch.nn.Module, method: torch.nn.Module, optimizer, scheduler
     if window_steps:
         log_window()
     bar.close()
+    if skipped_batches and main:
+        print(f"[prism_runner] {skipped_batches} batches with a non-finite loss were skipped",
+              flush=True)
     if main:
         save_checkpoint(state)
     accelerator.wait_for_everyone()

@@ -24,6 +24,8 @@ class TrainerSettings:
     progress: bool = True
     num_threads: Optional[int] = None
     eval_every: Optional[int] = None   # steps between periodic evaluations (callbacks see them)
+    nan_policy: str = "stop"           # stop | skip_batch
+    max_skipped_batches: int = 10
 
     def __post_init__(self):
         if self.max_steps is None and self.max_epochs is None:
@@ -35,6 +37,8 @@ class TrainerSettings:
         if self.mixed_precision not in ("no", "bf16", "fp16"):
             raise UserError(f"trainer.mixed_precision must be no, bf16 or fp16, got "
                             f"{self.mixed_precision!r}")
+        if self.nan_policy not in ("stop", "skip_batch"):
+            raise UserError(f"trainer.nan_policy must be stop or skip_batch, got {self.nan_policy!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise UserError(f"trainer.device must be auto, cpu or cuda, got {self.device!r}")
         for key in ("grad_accum_steps", "log_every", "keep_checkpoints"):

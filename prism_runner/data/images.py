@@ -97,7 +97,7 @@ def _resize(images: torch.Tensor, size: int) -> torch.Tensor:
 
 def digits(batch_size: int = 256, num_workers: int = 0, test_fraction: float = 0.3,
            split_seed: int = 0, on_error: str = "raise", channels: int = 1, image_size: int = 8,
-           **_metadata) -> DataSource:
+           mean=None, std=None) -> DataSource:
     """scikit-learn's bundled 8x8 digits (values 0..16, rescaled to 0..255)."""
     from sklearn.datasets import load_digits
 
@@ -161,7 +161,7 @@ def _list_tar(tar: tarfile.TarFile) -> List[Tuple[str, str]]:
 def image_folder(root=None, limit: Optional[int] = None, batch_size: int = 256,
                  num_workers: int = 0, test_fraction: float = 0.2, split_seed: int = 0,
                  on_error: str = "raise", channels: int = 3, image_size: int = 32,
-                 **_metadata) -> DataSource:
+                 mean=None, std=None) -> DataSource:
     """An ImageFolder tree ``root/CLASS/*.png`` or a tar(.gz) archive holding one.
 
     The class of an image is the name of the folder it sits in; classes are numbered in
@@ -211,7 +211,7 @@ def image_folder(root=None, limit: Optional[int] = None, batch_size: int = 256,
 
 def npz(root=None, limit: Optional[int] = None, batch_size: int = 256, num_workers: int = 0,
         test_fraction: float = 0.2, split_seed: int = 0, on_error: str = "raise",
-        channels: int = 1, image_size: int = 28, **_metadata) -> DataSource:
+        channels: int = 1, image_size: int = 28, mean=None, std=None) -> DataSource:
     """An ``.npz`` with ``x`` (N,H,W[,C]) and optional ``y`` (N,) integer labels."""
     path = _require_path(root, example="/data/images.npz")
     try:
@@ -253,7 +253,7 @@ def mnist_idx(root=None, images: str = "t10k-images-idx3-ubyte.gz",
               labels: Optional[str] = "t10k-labels-idx1-ubyte.gz", limit: Optional[int] = None,
               batch_size: int = 256, num_workers: int = 0, test_fraction: float = 0.25,
               split_seed: int = 0, on_error: str = "raise", channels: int = 1,
-              image_size: int = 28, **_metadata) -> DataSource:
+              image_size: int = 28, mean=None, std=None) -> DataSource:
     """MNIST-style IDX files (images, optional labels), plain or gzipped."""
     folder = _require_path(root, example="/data/mnist")
     x = _read_idx(folder / images)
