@@ -123,3 +123,22 @@ def test_pruning_sweep_end_to_end(tmp_path):
     assert all(list(t.intermediate_values) == [2] for t in study.trials)
     (sweep,) = (tmp_path / "outputs" / "multiruns" / "default").iterdir()
     assert "pruned: 2" in (sweep / "optimization_results.yaml").read_text()
+
+
+@pytest.mark.slow
+def test_pruning_sweep_under_submitit_local(tmp_path):
+    """Two trials at once in separate processes report to the same journal file."""
+    import optuna
+
+    from prism_runner.hpo.storage import open_storage
+
+    check(run_module("prism_runner", [
+        "-m", "hydra/launcher=local", "hydra/sweeper=optuna_pruning",
+        "hydra.sweeper.n_trials=2", "hydra.sweeper.n_jobs=2", "hydra.sweeper.study_name=loc",
+        "optim.lr=tag(log, interval(1e-4, 1e-2))", "hydra.sweeper.pruner.type=threshold",
+        "~hydra.sweeper.pruner.n_startup_trials", "+hydra.sweeper.pruner.upper=0.0",
+        *[a for a in FAST if not a.startswith("trainer.max_steps")], *EVAL,
+        "trainer.max_steps=4", "trainer.eval_every=2"], tmp_path))
+    storage = open_storage(str(tmp_path / "outputs" / "optuna" / "journal.log"))
+    study = optuna.load_study(study_name="loc", storage=storage)
+    assert [t.state.name for t in study.trials] == ["PRUNED", "PRUNED"]
