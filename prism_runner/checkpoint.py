@@ -82,6 +82,8 @@ class CheckpointManager:
         atomic_save(state, path)
         for old in self.list()[:-self.keep]:
             old.unlink(missing_ok=True)
+        for torn in self.folder.glob(".step_*.tmp-*"):  # left by a process killed mid-write
+            torn.unlink(missing_ok=True)
         return path
 
 

@@ -1,4 +1,7 @@
-"""Shared test helpers: compose configs like the CLI does, and run the CLI in a subprocess."""
+"""Shared test helpers: compose configs like the CLI does, and run the CLI in a subprocess.
+
+A plain module (not conftest.py) so that `from prism_testing import ...` never clashes with
+another folder's conftest."""
 from __future__ import annotations
 
 import os
@@ -7,7 +10,6 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
@@ -42,7 +44,3 @@ def run_cli(args: List[str], cwd: Path, env: Optional[dict] = None, timeout: int
 TINY = ["tracking=none", "trainer.progress=false", "data.batch_size=64", "eval.baseline=false",
         "eval.max_iter=200"]
 
-
-@pytest.fixture
-def tiny():
-    return list(TINY)

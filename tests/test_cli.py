@@ -5,7 +5,7 @@ import sqlite3
 import numpy as np
 import pytest
 
-from conftest import TINY, run_cli
+from prism_testing import TINY, run_cli
 
 
 def test_tiny_run_end_to_end_with_mlflow(tmp_path):

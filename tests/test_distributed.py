@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from prism_testing import run_cli
 
 ARGS = ["tracking=none", "trainer.progress=false", "eval=none", "trainer.max_steps=6",
         "trainer.log_every=1", "data.batch_size=64"]

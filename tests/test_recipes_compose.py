@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from conftest import REPO, compose, run_cli
+from prism_testing import REPO, compose, run_cli
 
 RECIPES = sorted(p.stem for p in (REPO / "recipes").glob("*.yaml"))
 

@@ -8,7 +8,7 @@ import time
 import torch
 from safetensors.torch import load_file
 
-from conftest import REPO, compose, run_cli
+from prism_testing import REPO, compose, run_cli
 
 COMMON = ["tracking=none", "trainer.progress=false", "data.batch_size=64", "eval=none",
           "trainer.checkpoint_every=2", "trainer.keep_checkpoints=50"]

@@ -6,7 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import REPO
+from prism_testing import REPO
 from prism_runner.data import images
 from prism_runner.data.image_views import SimCLRImageViews
 from prism_runner.errors import DataError

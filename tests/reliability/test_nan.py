@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from conftest import compose
+from prism_testing import compose
 from prism_runner.app import run
 from prism_runner.errors import UserError
 
