@@ -16,7 +16,9 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from prism_runner import resolvers
-from prism_runner.build import build_experiment, call_hooks, check_complete, instantiate
+from prism_runner.build import (
+    build_experiment, call_hooks, check_combination, check_complete, instantiate,
+)
 from prism_runner.checkpoint import (
     CheckpointManager, check_compatible, load_checkpoint, rng_state, set_rng_state,
 )
@@ -162,6 +164,7 @@ def run(cfg: DictConfig) -> float:
     """Train and evaluate the experiment in ``cfg``; return the evaluation score."""
     started = time.time()
     check_complete(cfg)
+    check_combination(cfg)
     settings = parse_settings(TrainerSettings, OmegaConf.to_container(cfg.trainer, resolve=True),
                               "trainer")
     if settings.num_threads:

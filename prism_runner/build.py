@@ -2,6 +2,8 @@
 can cause becomes one :class:`UserError` naming the key and the fix."""
 from __future__ import annotations
 
+import functools
+import inspect
 from dataclasses import dataclass
 from typing import Any, Callable, List, Optional
 
@@ -28,6 +30,31 @@ def check_complete(cfg: DictConfig) -> None:
         OmegaConf.to_container(cfg, resolve=True)
     except OmegaConfBaseException as error:
         raise UserError(f"config error: {str(error).splitlines()[0]}") from None
+
+
+# Keys a config may carry to declare what it is; read by check_combination, never passed on.
+DECLARATIONS = ("_modality_", "_provides_", "_needs_")
+
+
+def _declared(cfg: DictConfig, group: str, key: str):
+    node = cfg.get(group)
+    return node.get(key) if isinstance(node, DictConfig) else None
+
+
+def check_combination(cfg: DictConfig) -> None:
+    """Impossible combinations stop before any data is read: a graph backbone on images,
+    audio views on an image data set, a two-view method given single views."""
+    data = _declared(cfg, "data", "_modality_")
+    for group in ("views", "backbone"):
+        other = _declared(cfg, group, "_modality_")
+        if data and other and other not in str(data).split("+"):
+            raise UserError(
+                f"{group}={cfg.get(group).get('_target_')} is for {other} data, but data is "
+                f"{data}; pick a {group} for {data} (python -m prism_runner --help lists options)")
+    provides, needs = _declared(cfg, "views", "_provides_"), _declared(cfg, "method", "_needs_")
+    if provides and needs and provides != needs:
+        raise UserError(f"method {cfg.method.get('_target_')} needs views that give {needs}, "
+                        f"but the chosen views give {provides}; choose views that give {needs}")
 
 
 def _root_cause(error: BaseException) -> BaseException:
@@ -70,10 +97,16 @@ def instantiate(node: Any, key: str, **kwargs) -> Any:
         raise UserError(f"{key} has no _target_: pick an option of the '{key}' group "
                         f"(python -m prism_runner --help lists them)")
     target = node.get("_target_")
+    if isinstance(node, DictConfig) and any(k in node for k in DECLARATIONS):
+        node = OmegaConf.create({k: v for k, v in node.items_ex(resolve=False)
+                                 if k not in DECLARATIONS}, parent=node._get_parent())
     try:
         # Plain lists/dicts, not OmegaConf containers: they end up in checkpoints (optimizer
         # hyper-parameters) that must load with weights_only=True.
-        return hydra_instantiate(node, _convert_="all", **kwargs)
+        built = hydra_instantiate(node, _convert_="all", **kwargs)
+        if isinstance(built, functools.partial):  # check its keys now, not at first call
+            inspect.signature(built.func).bind_partial(*built.args, **built.keywords)
+        return built
     except UserError:
         raise
     except InstantiationException as error:
@@ -88,7 +121,8 @@ def instantiate(node: Any, key: str, **kwargs) -> Any:
             raise UserError(hint) from error
         raise UserError(f"cannot build {key} ({target}): {message}") from error
     except (TypeError, ValueError) as error:
-        raise UserError(f"cannot build {key} ({target}): {error}") from error
+        hint = _unknown_key_hint(str(target), str(error), key)
+        raise UserError(hint or f"cannot build {key} ({target}): {error}") from error
 
 
 @dataclass
@@ -105,10 +139,8 @@ class Experiment:
 
 
 def build_experiment(cfg: DictConfig) -> Experiment:
-    source = instantiate(cfg.data, "data")
-    views = instantiate(cfg.views, "views")
-    backbone = instantiate(cfg.backbone, "backbone")
-    method = instantiate(cfg.method, "method", backbone=backbone)
+    check_combination(cfg)
+    # Cheap parts first, so their config mistakes surface before any data is read.
     make_optimizer = instantiate(cfg.optim, "optim")
     make_scheduler = instantiate(cfg.sched, "sched")
     evaluator = None
@@ -116,6 +148,10 @@ def build_experiment(cfg: DictConfig) -> Experiment:
         evaluator = instantiate(cfg.eval, "eval")
     callbacks = [instantiate(node, f"callbacks.{name}")
                  for name, node in (cfg.get("callbacks") or {}).items() if node is not None]
+    views = instantiate(cfg.views, "views")
+    backbone = instantiate(cfg.backbone, "backbone")
+    method = instantiate(cfg.method, "method", backbone=backbone)
+    source = instantiate(cfg.data, "data")
     return Experiment(source, views, method, make_optimizer, make_scheduler, evaluator, callbacks)
 
 
