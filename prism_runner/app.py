@@ -213,6 +213,10 @@ def run(cfg: DictConfig) -> float:
                   f"hydra.run.dir={run_dir}", flush=True)
         code = 130 if stop.signal_name == "SIGINT" else 143
         raise SystemExit(code) from None
+    except BaseException as error:
+        # An exception may say how its run ended (e.g. a pruned sweep trial: KILLED).
+        status = getattr(error, "run_status", "FAILED")
+        raise
     finally:
         if tracker is not None:
             tracker.finish(status)

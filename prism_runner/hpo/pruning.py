@@ -97,4 +97,6 @@ class OptunaPruning:
         if self.trial.should_prune():
             print(f"[prism_runner] optuna trial {self.trial_number} pruned at step {step} "
                   f"(score {score:.4f})", flush=True)
-            raise optuna.TrialPruned(f"pruned at step {step} with score {score:.4f}")
+            pruned = optuna.TrialPruned(f"pruned at step {step} with score {score:.4f}")
+            pruned.run_status = "KILLED"  # the runner marks the MLflow run KILLED, not FAILED
+            raise pruned
