@@ -7,7 +7,7 @@ from prism_runner.errors import UserError
 from prism_runner.evaluation.svm import SVMCrossValidation, svm_cv_accuracy
 
 
-def blobs(n=120, dim=8, shift=2.0, seed=0):
+def blobs(n=80, dim=8, shift=2.0, seed=0):
     rng = np.random.default_rng(seed)
     y = np.arange(n) % 2
     x = rng.normal(size=(n, dim)) + shift * y[:, None]
