@@ -115,11 +115,14 @@ class GumbelVectorQuantizer(nn.Module):
         if code_dim % groups:
             raise ValueError(f"code_dim={code_dim} must be divisible by groups={groups}")
         self.groups, self.entries, self.code_dim = groups, entries, code_dim
+        # fairseq draws weight_proj ~ N(0, 1) and codevectors ~ U(0, 1): saturated choices and
+        # near-parallel code vectors, which a short CPU run never recovers from. Here: PyTorch's
+        # default linear init (soft, trainable choices) and zero-mean code vectors, so distinct
+        # codes are distinct targets from the first step.
         self.weight_proj = nn.Linear(in_dim, groups * entries)
-        nn.init.normal_(self.weight_proj.weight, mean=0.0, std=1.0)
         nn.init.zeros_(self.weight_proj.bias)
         self.codevectors = nn.Parameter(torch.empty(groups * entries, code_dim // groups))
-        nn.init.uniform_(self.codevectors)
+        nn.init.normal_(self.codevectors)
 
     @property
     def num_codes(self) -> int:
@@ -217,7 +220,7 @@ class Wav2Vec2(nn.Module):
                  num_negatives: int = 100, logit_temperature: float = 0.1,
                  diversity_weight: float = 0.1, feature_penalty: float = 10.0,
                  gumbel_tau: Sequence[float] = (2.0, 0.5, 0.7), feature_grad_mult: float = 1.0,
-                 quantizer_dim: Optional[int] = None):
+                 quantizer_dim: Optional[int] = None, quantize_targets: bool = True):
         super().__init__()
         if len(gumbel_tau) != 3 or not (gumbel_tau[0] > 0 and gumbel_tau[1] > 0):
             raise ValueError("gumbel_tau must be [start, end, fraction] with positive temperatures")
@@ -239,6 +242,9 @@ class Wav2Vec2(nn.Module):
         self.mask_embedding = nn.Parameter(torch.empty(backbone.embed_dim).uniform_())
         # a buffer, so a resumed run continues with the annealed temperature
         self.register_buffer("gumbel_tau", torch.tensor(self.tau_start))
+        self.quantize_targets = bool(quantize_targets)
+        if not self.quantize_targets:      # the paper's "continuous targets" ablation (Table 4)
+            self.target_proj = nn.Linear(backbone.feature_dim, final_dim)
 
     def on_step_end(self, step: int, total_steps: int) -> None:
         """Anneal the Gumbel temperature: ``start * (end/start) ** (step / (fraction * total))``,
@@ -264,7 +270,10 @@ class Wav2Vec2(nn.Module):
 
         context = self.final_proj(c[mask])                                # (M, F)
         q = self.quantizer(z[mask], tau=float(self.gumbel_tau))
-        targets = self.project_q(q["quantized"])                          # (M, F)
+        if self.quantize_targets:
+            targets = self.project_q(q["quantized"])                      # (M, F)
+        else:
+            targets = self.target_proj(z[mask].detach())
         negatives = sample_negatives(mask, self.num_negatives)
         logits = contrastive_logits(context, targets, negatives, self.logit_temperature)
         zeros = torch.zeros(logits.shape[0], dtype=torch.long, device=logits.device)
