@@ -115,11 +115,12 @@ class GumbelVectorQuantizer(nn.Module):
         if code_dim % groups:
             raise ValueError(f"code_dim={code_dim} must be divisible by groups={groups}")
         self.groups, self.entries, self.code_dim = groups, entries, code_dim
-        # fairseq draws weight_proj ~ N(0, 1) and codevectors ~ U(0, 1): saturated choices and
-        # near-parallel code vectors, which a short CPU run never recovers from. Here: PyTorch's
-        # default linear init (soft, trainable choices) and zero-mean code vectors, so distinct
-        # codes are distinct targets from the first step.
+        # As fairseq: weight_proj ~ N(0, 1), so the choices are confident (the Gumbel noise does
+        # not randomise them) and the targets are a learnable function of the input from step 0.
+        # Unlike fairseq (U(0, 1)) the code vectors are zero-mean, so distinct codes are distinct
+        # targets from the start instead of near-parallel vectors.
         self.weight_proj = nn.Linear(in_dim, groups * entries)
+        nn.init.normal_(self.weight_proj.weight, mean=0.0, std=1.0)
         nn.init.zeros_(self.weight_proj.bias)
         self.codevectors = nn.Parameter(torch.empty(groups * entries, code_dim // groups))
         nn.init.normal_(self.codevectors)
