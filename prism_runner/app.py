@@ -98,6 +98,23 @@ def make_accelerator(settings: TrainerSettings):
     return Accelerator(cpu=use_cpu, mixed_precision=settings.mixed_precision)
 
 
+def optimizer_options(make_optimizer, settings: TrainerSettings) -> Dict[str, Any]:
+    """``fused=True`` when trainer.fused_optimizer is set and the optimizer takes it."""
+    if not settings.fused_optimizer:
+        return {}
+    import inspect
+
+    function = getattr(make_optimizer, "func", make_optimizer)
+    try:
+        takes = "fused" in inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        takes = False
+    if not takes:
+        raise UserError(f"trainer.fused_optimizer=true, but {getattr(function, '__name__', function)} "
+                        "has no fused option; use trainer.fused_optimizer=false")
+    return {} if "fused" in getattr(make_optimizer, "keywords", {}) else {"fused": True}
+
+
 def resolve_run_dir(cfg: DictConfig, context: Dict[str, Any], accelerator) -> Path:
     run_dir = context.get("run_dir") or cfg.get("run_dir")
     if not run_dir:
@@ -163,8 +180,8 @@ def print_summary(summary: Dict[str, Any], run_dir: Path, tracker_uri: Optional[
 def run(cfg: DictConfig) -> float:
     """Train and evaluate the experiment in ``cfg``; return the evaluation score."""
     started = time.time()
-    check_complete(cfg)
     check_combination(cfg)
+    check_complete(cfg)
     settings = parse_settings(TrainerSettings, OmegaConf.to_container(cfg.trainer, resolve=True),
                               "trainer")
     if settings.num_threads:
@@ -247,9 +264,14 @@ def _train_and_evaluate(cfg, settings, accelerator, run_dir, checkpoints, identi
     total_steps = settings.max_steps if settings.max_steps is not None else \
         settings.max_epochs * steps_per_epoch
     method.to(accelerator.device)
-    optimizer = experiment.make_optimizer(params=[p for p in method.parameters() if p.requires_grad])
+    if settings.channels_last:
+        method.to(memory_format=torch.channels_last)
+    optimizer = experiment.make_optimizer(params=[p for p in method.parameters() if p.requires_grad],
+                                          **optimizer_options(experiment.make_optimizer, settings))
     scheduler = experiment.make_scheduler(optimizer, total_steps=max(1, total_steps))
     model, optimizer = accelerator.prepare(method, optimizer)
+    if settings.compile:
+        model = torch.compile(model)
 
     state = TrainState()
     if resume_state is not None:

@@ -19,7 +19,11 @@ EXAMPLES = {
 
 def check_complete(cfg: DictConfig) -> None:
     """Missing values (``???``) and broken interpolations, before anything is built."""
-    missing = sorted(OmegaConf.missing_keys(cfg))
+    try:
+        missing = sorted(OmegaConf.missing_keys(cfg))
+    except OmegaConfBaseException as error:
+        raise UserError(f"config error: {str(error).splitlines()[0]} "
+                        f"(in {getattr(error, 'full_key', '?')})") from None
     if missing:
         key = missing[0]
         example = EXAMPLES.get(key, f"{key}=VALUE")
@@ -47,7 +51,9 @@ def check_combination(cfg: DictConfig) -> None:
     data = _declared(cfg, "data", "_modality_")
     for group in ("views", "backbone"):
         other = _declared(cfg, group, "_modality_")
-        if data and other and other not in str(data).split("+"):
+        # Views must match the data exactly; a backbone may encode one part of paired data.
+        fits = other == data if group == "views" else other in str(data).split("+")
+        if data and other and not fits:
             raise UserError(
                 f"{group}={cfg.get(group).get('_target_')} is for {other} data, but data is "
                 f"{data}; pick a {group} for {data} (python -m prism_runner --help lists options)")

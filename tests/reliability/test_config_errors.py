@@ -17,6 +17,8 @@ from prism_runner.errors import UserError
     (["trainer.max_steps=null", "trainer.max_epochs=null"], "set trainer.max_epochs or trainer.max_steps"),
     (["backbone._modality_=graph"], "backbone=.* is for graph data, but data is image"),
     (["views._provides_=one_view"], "needs views that give two_views"),
+    (["+recipe=graphcl", "backbone=small_cnn"], "is for image data, but data is graph"),
+    (["+recipe=graphcl", "views=image_simclr"], "views=.* is for image data, but data is graph"),
     (["method._target_=no.such.Method"], "cannot build method \\(no.such.Method\\)"),
 ])
 def test_config_mistake_is_one_clear_error(overrides, expected, tmp_path):
