@@ -21,7 +21,8 @@ from prism_runner.methods.clip import CLIP
 HOW_TO = (
     "method.image_checkpoint is not set: Wav2CLIP trains audio into the space of a frozen image "
     "encoder that you pretrain first. Two steps:\n"
-    "  1. python -m prism_runner data=mnist views.hflip=0 name=mnist_simclr trainer.max_steps=300\n"
+    "  1. python -m prism_runner data=mnist views.hflip=0 name=mnist_simclr data.batch_size=128 "
+    "trainer.max_steps=100\n"
     "     (writes RUN_FOLDER/backbone.safetensors: a SmallCNN, width 32, 1 channel, 28 px)\n"
     "  2. python -m prism_runner +recipe=wav2clip method.image_checkpoint=RUN_FOLDER\n"
     "A run folder, its backbone.safetensors or a checkpoints/step_N.pt file all work; "
