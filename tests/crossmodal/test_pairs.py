@@ -169,3 +169,24 @@ def test_bundled_fsdd_mnist_manifest_resolves():
     assert not [r for _, r in rows if refs.missing("audio", r["audio"])
                 or refs.missing("image", r["image"])]
     assert sum(r["split"] == "test" for _, r in rows) == 250
+
+
+def test_generic_pairs_config_with_clip_recipe(image_text):
+    """`+recipe=clip data=pairs data.manifest=...` builds data, views, method and evaluator."""
+    from pathlib import Path
+
+    from hydra import compose, initialize_config_dir
+
+    import prism_runner  # noqa: F401  (resolvers)
+    from prism_runner.build import build_experiment
+
+    conf = Path(__file__).resolve().parents[2] / "conf"
+    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=[
+            "+recipe=clip", "tracking=none", f"data.manifest={image_text / 'pairs.csv'}",
+            "data=pairs", "data.columns.text=caption", "data.label=kind", "data.batch_size=4"])
+    exp = build_experiment(cfg)
+    assert len(exp.source.train) == 8 and exp.source.class_names == ["a", "b"]
+    batch = exp.source.collate([exp.views.train(exp.source.train[i]) for i in range(4)])
+    out = exp.method(batch)
+    assert out["loss"].ndim == 0 and set(exp.method.embed(batch)) == {"image", "text"}
