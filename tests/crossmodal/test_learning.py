@@ -1,5 +1,10 @@
 """Learning tests (slow): with fixed seeds, CLIP and Wav2CLIP beat their random-init copies on
-held-out pairs, run end to end through ``prism_runner.app.run`` on composed recipe configs."""
+held-out pairs, run end to end through ``prism_runner.app.run`` on composed recipe configs.
+
+Measured on 2 CPU cores shared with other jobs (load ~10): CLIP 24 min wall / 5.3 CPU-min
+(proto zero-shot 0.46 vs 0.08, R@5 0.12 vs 0.02); Wav2CLIP both steps 7 min wall / 2.3 CPU-min
+(proto zero-shot 0.44 vs 0.10, audio->image R@1 0.41 vs 0.10). On idle cores: a few minutes each.
+"""
 import json
 from pathlib import Path
 
