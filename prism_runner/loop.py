@@ -154,6 +154,12 @@ def fit(*, model: torch.nn.Module, method: torch.nn.Module, optimizer, scheduler
             log_metrics(metrics, state.step)
             bar.set_postfix(loss=f"{metrics['loss']:.4f}",
                             samples_s=f"{metrics['samples_per_s']:.0f}", refresh=False)
+            if not settings.progress:  # logs and batch jobs still see how training goes
+                terms = " ".join(f"{k}={v:.4g}" for k, v in metrics.items()
+                                 if k not in ("lr", "samples_per_s", "epoch"))
+                print(f"[prism_runner] step {state.step}/{settings.total_steps} {terms} "
+                      f"lr={metrics['lr']:.3g} samples/s={metrics['samples_per_s']:.0f}",
+                      flush=True)
         sums, window_steps, window_micro, window_start = {}, 0, 0, time.perf_counter()
 
     model.train()
