@@ -76,6 +76,40 @@ def step_rate(experiment, batches: int) -> float:
     return batches * source.batch_size / (time.perf_counter() - start)
 
 
+def seeding_comparison(rounds: int = 3, batches: int = 4):
+    """Digits loader (0 workers) with the per-sample seeding before this suite's change
+    (``torch.random.fork_rng`` + ``torch.manual_seed``) vs the current one (the CPU generator
+    seeded and restored directly), interleaved."""
+    import torch
+
+    from prism_runner import loader as L
+    from prism_runner.build import build_experiment
+
+    class OldViewDataset(L.ViewDataset):
+        def __getitem__(self, key):
+            epoch, index = key
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed((self.seed * 1_000_003 + epoch) * 1_000_033 + index)
+                return self.views(self.base[index])
+
+    experiment = build_experiment(C.compose(["eval=none", "tracking=none"]))
+    rates = {"fork_rng + torch.manual_seed (before)": [], "generator seeded directly (now)": []}
+    classes = dict(zip(rates, (OldViewDataset, L.ViewDataset)))
+    for r in range(rounds):
+        for name in (list(rates) if r % 2 == 0 else list(rates)[::-1]):
+            source = experiment.source
+            sampler = L.EpochSampler(len(source.train), source.batch_size, 0)
+            loader = L.train_loader(classes[name](source.train, experiment.views.train, 0), sampler,
+                                    source.collate, 0)
+            start, n = time.perf_counter(), 0
+            for i, _ in enumerate(loader):
+                n += source.batch_size
+                if i + 1 >= batches:
+                    break
+            rates[name].append(n / (time.perf_counter() - start))
+    return rates
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--recipes", nargs="*", default=list(CASES))
@@ -117,11 +151,16 @@ def main() -> None:
                        bound + (f"; loader share of a 0-worker step {step / (rates[0] + step):.0%}"
                                 if step else "")])
         print(f"[datapath] {name}: loader {rates}, step {step} (load {C.loadavg()})", flush=True)
+    seeding = seeding_comparison()
+    results["seeding"] = seeding
+    seed_rows = [[k, C.spread(v)] for k, v in seeding.items()]
     md = ("### Data path: loader alone vs training step alone (samples/s)\n\n"
           + C.table(["recipe", "modality", "batch"] + [f"loader, {w} workers" for w in a.workers]
                     + ["train step (fwd+bwd+AdamW)", "verdict (0 workers)"], rows)
           + "\n\nWith 0 workers the loop runs loader and step in turn, so its rate is "
-            "1 / (1/loader + 1/step); workers overlap them but share the same 2 cores.")
+            "1 / (1/loader + 1/step); workers overlap them but share the same 2 cores.\n\n"
+          + "Per-sample augmentation seeding, digits loader alone (0 workers, samples/s, 3 interleaved rounds):\n\n"
+          + C.table(["seeding", "loader samples/s median [min-max]"], seed_rows))
     C.write_result("datapath", {"loadavg_start": loadavg_start, "cases": results}, md)
 
 

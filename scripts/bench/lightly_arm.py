@@ -110,7 +110,7 @@ def main():
     np.savez(a.out, probe_train=embed(data["probe_train_x"]), probe_test=embed(data["probe_test_x"]))
     with open(a.out + ".json", "w") as f:
         json.dump({"steps": stamps, "fit_start": fit_start, "fit_end": fit_end,
-                   "global_batch": a.batch, "final_loss": float(loss)}, f)
+                   "global_batch": a.batch, "final_loss": float(loss.detach())}, f)
 
 
 if __name__ == "__main__":

@@ -92,7 +92,7 @@ def bare_arm(cfg, total_steps: int, stamps: list) -> None:
             opt.step()
             sched.step()
             step += 1
-            stamps.append(time.time())
+            stamps.append((time.time(), time.process_time()))
             if step >= total_steps:
                 break
 
@@ -104,7 +104,7 @@ def runner_arm(cfg, stamps: list, record: dict) -> None:
     real_fit = app.fit
 
     def fit(*, method, **kwargs):
-        method.on_step_end = lambda step, total: stamps.append(time.time())
+        method.on_step_end = lambda step, total: stamps.append((time.time(), time.process_time()))
         try:
             return real_fit(method=method, **kwargs)
         finally:
@@ -134,7 +134,8 @@ def main() -> None:
         overrides, warmup, timed = REGIMES[regime]
         total = warmup + timed + 1
         rates = {"bare": [], "runner": []}
-        ckpt_costs, ratios = [], []
+        ckpt_costs, ratios, cpu_ratios = [], [], []
+        cpu_rates = {"bare": [], "runner": []}
         for r in range(a.rounds):
             order = ["bare", "runner"] if r % 2 == 0 else ["runner", "bare"]
             current = {}
@@ -150,13 +151,17 @@ def main() -> None:
                     record: dict = {}
                     runner_arm(cfg, stamps, record)
                     # time from the last step to the end of fit: final metric log + checkpoint
-                    ckpt_costs.append(record["fit_end"] - stamps[-1])
+                    ckpt_costs.append(record["fit_end"] - stamps[-1][0])
                 batch = int(cfg.data.batch_size)
-                current[arm] = C.steady_rate(stamps, batch, warmup)
+                current[arm] = C.steady_rate([w for w, _ in stamps], batch, warmup)
                 rates[arm].append(current[arm])
+                cpu_rate = C.steady_rate([c for _, c in stamps], batch, warmup)
+                cpu_rates[arm].append(cpu_rate)
+                current["cpu_" + arm] = cpu_rate
                 print(f"[overhead] {regime} round {r} {arm}: {current[arm]:.1f} samples/s "
                       f"(load {C.loadavg()})", flush=True)
             ratios.append(current["bare"] / current["runner"])
+            cpu_ratios.append(current["cpu_bare"] / current["cpu_runner"])
         bare, runner = C.median(rates["bare"]), C.median(rates["runner"])
         ratio = C.median(ratios)
         step_s = int(cfg.data.batch_size) / runner
@@ -165,15 +170,22 @@ def main() -> None:
         results[regime] = {"overrides": overrides, "warmup": warmup, "timed_steps": timed,
                            "samples_per_s": rates, "ratios_bare_over_runner": ratios,
                            "final_checkpoint_s": ckpt_costs, "ratio": ratio,
+                           "cpu_samples_per_s": cpu_rates, "cpu_ratios": cpu_ratios,
+                           "cpu_ratio": C.median(cpu_ratios),
                            "ratio_with_amortised_checkpoint": ratio_ckpt}
         rows.append([regime, " ".join(overrides), f"{warmup}+{timed}", C.spread(rates["bare"]),
                      C.spread(rates["runner"]), f"{ratio:.3f}",
+                     f"{C.median(cpu_rates['bare']):.1f} / {C.median(cpu_rates['runner']):.1f} -> "
+                     f"{C.median(cpu_ratios):.3f}",
                      f"{C.median(ckpt_costs):.2f} s / {every} steps -> {ratio_ckpt:.3f}"])
     md = ("### Runner overhead (bare PyTorch loop vs prism_runner, same process, interleaved)\n\n"
           + C.table(["regime", "config", "warm-up+timed steps", "bare samples/s",
-                     "runner samples/s", "bare/runner (median of rounds)",
+                     "runner samples/s", "bare/runner wall (median of rounds)",
+                     "per CPU-second: bare / runner -> ratio",
                      "final log+checkpoint, amortised -> ratio"], rows)
-          + f"\n\nsamples/s: median [min-max] over {a.rounds} interleaved rounds; torch threads "
+          + f"\n\nsamples/s: median [min-max] over {a.rounds} interleaved rounds; 'per CPU-second' "
+            "divides by the process's CPU time (time.process_time) instead of wall time, which "
+            "is less sensitive to other load on the machine; torch threads "
             f"{torch.get_num_threads()}; runner extra overrides: {a.runner_extra or 'none'}.")
     C.write_result("overhead" + ("_" + "_".join(x.replace("=", "-") for x in a.runner_extra) if a.runner_extra else ""),
                    {"loadavg_start": loadavg_start, "regimes": results}, md)

@@ -42,7 +42,7 @@ def main() -> None:
     started = time.time()
     failed = []
     print(f"[bench] results in {C.RESULTS}; load average {C.loadavg()}", flush=True)
-    for name in a.only:
+    for name in a.only:  # in the order given
         script, args, _ = PLAN[name]
         t0 = time.time()
         print(f"[bench] {name}: {script} {' '.join(args)}", flush=True)
