@@ -26,6 +26,10 @@ class TrainerSettings:
     eval_every: Optional[int] = None   # steps between periodic evaluations (callbacks see them)
     nan_policy: str = "stop"           # stop | skip_batch
     max_skipped_batches: int = 10
+    # Performance options (off by default; docs/benchmarks.md has what each gives on CPU).
+    compile: bool = False              # torch.compile the method (first steps slower: compiling)
+    channels_last: bool = False        # NHWC memory format for 4-D weights (conv nets)
+    fused_optimizer: bool = False      # fused=True for optimizers that accept it (AdamW, Adam, SGD)
 
     def __post_init__(self):
         if self.max_steps is None and self.max_epochs is None:
