@@ -28,9 +28,15 @@ class ViewDataset(Dataset):
     def __getitem__(self, key):
         if isinstance(key, tuple):
             epoch, index = key
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed((self.seed * 1_000_003 + epoch) * 1_000_033 + index)
+            # Seed and restore the CPU generator itself: torch.manual_seed / fork_rng would also
+            # queue a CUDA re-seed with a captured stack trace (~0.5 ms per sample on CPU).
+            generator = torch.default_generator
+            state = generator.get_state()
+            generator.manual_seed((self.seed * 1_000_003 + epoch) * 1_000_033 + index)
+            try:
                 return self.views(self.base[index])
+            finally:
+                generator.set_state(state)
         return self.views(self.base[key])
 
 
