@@ -105,12 +105,17 @@ class GumbelVectorQuantizer(nn.Module):
         groups: G (paper: 2).
         entries: V per group (paper: 320).
         code_dim: size of the concatenated code vector (each entry holds ``code_dim / G``).
+        init_std: std of the input projection's weights (fairseq: 1.0). With layer-normed
+            inputs the logits have std ``init_std * sqrt(in_dim)``: large values saturate the
+            softmax (the diversity loss then has almost no gradient and codes can collapse);
+            small ones let the Gumbel noise pick codes independent of the input.
 
     Raises:
         ValueError: when ``code_dim`` is not divisible by ``groups``.
     """
 
-    def __init__(self, in_dim: int, groups: int = 2, entries: int = 320, code_dim: int = 256):
+    def __init__(self, in_dim: int, groups: int = 2, entries: int = 320, code_dim: int = 256,
+                 init_std: float = 1.0):
         super().__init__()
         if code_dim % groups:
             raise ValueError(f"code_dim={code_dim} must be divisible by groups={groups}")
@@ -120,7 +125,7 @@ class GumbelVectorQuantizer(nn.Module):
         # Unlike fairseq (U(0, 1)) the code vectors are zero-mean, so distinct codes are distinct
         # targets from the start instead of near-parallel vectors.
         self.weight_proj = nn.Linear(in_dim, groups * entries)
-        nn.init.normal_(self.weight_proj.weight, mean=0.0, std=1.0)
+        nn.init.normal_(self.weight_proj.weight, mean=0.0, std=float(init_std))
         nn.init.zeros_(self.weight_proj.bias)
         self.codevectors = nn.Parameter(torch.empty(groups * entries, code_dim // groups))
         nn.init.normal_(self.codevectors)
@@ -211,6 +216,9 @@ class Wav2Vec2(nn.Module):
         gumbel_tau: (start, end, fraction): the Gumbel temperature decays exponentially from start
             to end over ``fraction`` of the training steps, then stays (paper: 2 -> 0.5).
         feature_grad_mult: scales the gradient reaching the conv encoder (fairseq BASE: 0.1).
+        quantize_targets: ``False`` uses continuous targets (a linear map of the detached latent
+            frames; the paper's Table 4 ablation), a diagnostic for the context network alone.
+        quantizer_init_std: ``init_std`` of the :class:`GumbelVectorQuantizer`.
 
     Raises:
         ValueError: for inconsistent sizes or out-of-range settings.
@@ -221,7 +229,8 @@ class Wav2Vec2(nn.Module):
                  num_negatives: int = 100, logit_temperature: float = 0.1,
                  diversity_weight: float = 0.1, feature_penalty: float = 10.0,
                  gumbel_tau: Sequence[float] = (2.0, 0.5, 0.7), feature_grad_mult: float = 1.0,
-                 quantizer_dim: Optional[int] = None, quantize_targets: bool = True):
+                 quantizer_dim: Optional[int] = None, quantize_targets: bool = True,
+                 quantizer_init_std: float = 1.0):
         super().__init__()
         if len(gumbel_tau) != 3 or not (gumbel_tau[0] > 0 and gumbel_tau[1] > 0):
             raise ValueError("gumbel_tau must be [start, end, fraction] with positive temperatures")
@@ -237,7 +246,7 @@ class Wav2Vec2(nn.Module):
         self.tau_start, self.tau_end, self.tau_fraction = (float(v) for v in gumbel_tau)
         code_dim = int(quantizer_dim or final_dim)
         self.quantizer = GumbelVectorQuantizer(backbone.feature_dim, codebook_groups,
-                                               codebook_entries, code_dim)
+                                               codebook_entries, code_dim, quantizer_init_std)
         self.project_q = nn.Linear(code_dim, final_dim)
         self.final_proj = nn.Linear(backbone.embed_dim, final_dim)
         self.mask_embedding = nn.Parameter(torch.empty(backbone.embed_dim).uniform_())
