@@ -271,6 +271,13 @@ def _train_and_evaluate(cfg, settings, accelerator, run_dir, checkpoints, identi
     scheduler = experiment.make_scheduler(optimizer, total_steps=max(1, total_steps))
     model, optimizer = accelerator.prepare(method, optimizer)
     if settings.compile:
+        if accelerator.device.type == "cpu":
+            import importlib.util
+
+            if importlib.util.find_spec("setuptools") is None:  # inductor builds C++ with it
+                raise UserError("trainer.compile=true on CPU needs setuptools and a C++ compiler "
+                                "(torch inductor): pip install setuptools, or "
+                                "trainer.compile=false")
         model = torch.compile(model)
 
     state = TrainState()
