@@ -20,6 +20,8 @@ import _common as C  # noqa: E402
 SHORT = {
     "simclr": ["data.limit=1200"],      # fewer JPEGs to decode; batch and model unchanged
 }
+# Steps per epoch of the full recipe where SHORT changes the data size (5,000 images // 256).
+FULL_STEPS_PER_EPOCH = {"simclr": 19}
 
 
 def header_claims(path: Path) -> str:
@@ -59,7 +61,7 @@ def main() -> None:
             continue
         batch = run["global_batch"]
         rate = C.steady_rate(run["steps"], batch, a.warmup)
-        per_epoch = run.get("steps_per_epoch")
+        per_epoch = FULL_STEPS_PER_EPOCH.get(name, run.get("steps_per_epoch"))
         full_steps = cfg.trainer.max_steps if cfg.trainer.max_steps is not None else \
             (cfg.trainer.max_epochs * per_epoch if per_epoch else None)
         projected = full_steps * batch / rate if full_steps else None
@@ -70,7 +72,8 @@ def main() -> None:
                          "wall_s": run["wall_s"]}
         rows.append([name, batch, f"{rate:.1f}", f"{run['peak_rss_mb']:.0f}",
                      f"{run['steps'][0] - run['start']:.1f}",
-                     f"{full_steps} steps -> {projected / 60:.1f} min" if projected else "-",
+                     (f"{full_steps} steps -> {projected / 60:.1f} min" if projected >= 120 else
+                      f"{full_steps} steps -> {projected:.0f} s") if projected else "-",
                      header_claims(C.REPO / "recipes" / f"{name}.yaml")])
         print(f"[recipes] {name}: {rate:.1f} samples/s, first step {results[name]['first_step_s']:.1f} s "
               f"(load {C.loadavg()})", flush=True)

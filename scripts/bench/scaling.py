@@ -28,6 +28,7 @@ def main() -> None:
               "--mixed_precision", "no", "--dynamo_backend", "no"]
     arms = {
         "1 process (torch default threads)": (None, []),
+        "1 process x 1 thread": (None, ["trainer.num_threads=1"]),
         "2 processes x 1 thread": (launch, ["trainer.num_threads=1"]),
         "2 processes (torch default threads)": (launch, []),
     }
