@@ -39,6 +39,19 @@ class ViewDataset(Dataset):
                 generator.set_state(state)
         return self.views(self.base[key])
 
+    def __getitems__(self, keys):
+        """A batch of items (the DataLoader's batched fetch), augmented with one intra-op
+        thread: per-sample views on small tensors run several times slower with more threads,
+        whose synchronisation costs more than the work (DataLoader workers use one already)."""
+        threads = torch.get_num_threads()
+        if threads == 1:
+            return [self[key] for key in keys]
+        torch.set_num_threads(1)
+        try:
+            return [self[key] for key in keys]
+        finally:
+            torch.set_num_threads(threads)
+
 
 class EpochSampler(Sampler):
     """This process's share of a seeded per-epoch permutation, as ``(epoch, index)`` pairs.
