@@ -41,11 +41,15 @@ def hydra_context() -> Dict[str, Any]:
 
     if not HydraConfig.initialized():
         return {}
-    hc = HydraConfig.get()
     from hydra.types import RunMode
+    from omegaconf.errors import MissingMandatoryValue
 
-    context = {"run_dir": hc.runtime.output_dir, "recipe": hc.runtime.choices.get("recipe"),
-               "overrides": list(hc.overrides.task)}
+    hc = HydraConfig.get()
+    try:
+        context = {"run_dir": hc.runtime.output_dir, "recipe": hc.runtime.choices.get("recipe"),
+                   "overrides": list(hc.overrides.task)}
+    except MissingMandatoryValue:  # a Hydra config composed outside a run (API use, tests)
+        return {}
     if hc.mode == RunMode.MULTIRUN:  # group a sweep's runs in MLflow
         context["sweep"] = {"sweep_dir": hc.sweep.dir, "trial": str(hc.job.num)}
     return context
@@ -116,7 +120,7 @@ def optimizer_options(make_optimizer, settings: TrainerSettings) -> Dict[str, An
 
 
 def resolve_run_dir(cfg: DictConfig, context: Dict[str, Any], accelerator) -> Path:
-    run_dir = context.get("run_dir") or cfg.get("run_dir")
+    run_dir = cfg.get("run_dir") or context.get("run_dir")  # an explicit run_dir wins
     if not run_dir:
         raise UserError("no run folder: run through `python -m prism_runner`, or set run_dir=PATH")
     if accelerator.num_processes > 1:  # every rank must use the main process's folder
