@@ -25,7 +25,7 @@ PLAN = {
     "startup": ("startup.py", ["--repeats", "5", "--first-step-repeats", "2"], ["startup"]),
     "overhead": ("overhead.py", ["--rounds", "3"], ["overhead"]),
     "step_variants": ("step_variants.py", ["--rounds", "3"], ["step_variants_heavy"]),
-    "vs_lightly": ("vs_lightly.py", ["--limit", "1200", "--batch", "128", "--epochs", "2"], ["vs_lightly"]),
+    "vs_lightly": ("vs_lightly.py", ["--limit", "1200", "--batch", "128", "--epochs", "2", "--rounds", "2"], ["vs_lightly"]),
     "datapath": ("datapath.py", [], ["datapath"]),
     "recipes": ("recipes.py", ["--steps", "5"], ["recipes"]),
     "scaling": ("scaling.py", ["--rounds", "2"], ["scaling"]),
