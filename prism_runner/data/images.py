@@ -119,19 +119,24 @@ def _require_path(root, key: str = "data.root", example: str = "/path/to/data") 
     return path
 
 
-def _decode_image(data: bytes, channels: int, size: int, where: str) -> np.ndarray:
+def decode_image(data: bytes, channels: int, size: int, where: str) -> np.ndarray:
+    """Encoded image bytes -> uint8 (C, size, size); transparency composited on white."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(io.BytesIO(data)) as img:
             img.load()
+            if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+                rgba = img.convert("RGBA")
+                img = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)),
+                                            rgba)
             img = img.convert("L" if channels == 1 else "RGB")
             if img.size != (size, size):
                 img = img.resize((size, size), Image.BILINEAR)
             arr = np.asarray(img, dtype=np.uint8)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
         raise DataError(f"cannot decode image {where}: {error}") from None
-    return arr[None] if arr.ndim == 2 else np.transpose(arr, (2, 0, 1))
+    return arr[None].copy() if arr.ndim == 2 else np.ascontiguousarray(arr.transpose(2, 0, 1))
 
 
 def _list_folder(root: Path) -> List[Tuple[str, str]]:
@@ -191,7 +196,7 @@ def image_folder(root=None, limit: Optional[int] = None, batch_size: int = 256,
             name, _ = entries[i]
             try:
                 data = tar.extractfile(name).read() if tar is not None else Path(name).read_bytes()
-                images.append(_decode_image(data, channels, image_size, name))
+                images.append(decode_image(data, channels, image_size, name))
                 kept_labels.append(labels[i])
             except (DataError, OSError) as error:
                 if on_error == "raise":

@@ -29,6 +29,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
+from prism_runner.data.images import decode_image  # one image decoder for every reader
 from prism_runner.data.source import (
     DataSource, check_on_error, stratified_split, stratified_subset,
 )
@@ -240,26 +241,6 @@ class _References:
             wave = np.asarray(self._array(self._path(path_s))[int(index)], dtype=np.float32)
             return torch.from_numpy(wave.reshape(-1).copy())
         return read_audio(self._path(path_s), sample_rate)
-
-
-def decode_image(data: bytes, channels: int, size: int, where: str) -> np.ndarray:
-    """Encoded image bytes -> uint8 (C, size, size); transparency composited on white."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            img.load()
-            if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
-                rgba = img.convert("RGBA")
-                img = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)),
-                                            rgba)
-            img = img.convert("L" if channels == 1 else "RGB")
-            if img.size != (size, size):
-                img = img.resize((size, size), Image.BILINEAR)
-            arr = np.asarray(img, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
-        raise DataError(f"cannot decode image {where}: {error}") from None
-    return arr[None].copy() if arr.ndim == 2 else np.ascontiguousarray(arr.transpose(2, 0, 1))
 
 
 def array_image(arr: np.ndarray, channels: int, size: int) -> np.ndarray:
