@@ -22,7 +22,9 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from prism_runner.data.source import DataSource, check_on_error, stratified_split, stratified_subset
+from prism_runner.data.source import (
+    DataSource, check_on_error, require_path, stratified_split, stratified_subset,
+)
 from prism_runner.errors import DataError
 
 AUDIO_SUFFIXES = {".wav", ".flac"}
@@ -136,16 +138,6 @@ def pad_collate(items: List[dict]) -> dict:
 
 # ----------------------------------------------------------------------------- listing
 
-def _require_root(root, example: str) -> Path:
-    if root is None or str(root) in ("", "???"):
-        raise DataError(f"data.root is not set: add data.root={example} to the command line")
-    path = Path(str(root)).expanduser()
-    if not path.exists():
-        raise DataError(f"data.root={path} does not exist; point data.root at a folder of "
-                        f"wav/flac files (e.g. data.root={example})")
-    return path
-
-
 def _read_manifest(manifest: Path, root: Path) -> List[Tuple[Path, Optional[str], Optional[str]]]:
     """Rows ``path,label[,speaker]`` (with that header); paths relative to ``root``."""
     if not manifest.is_file():
@@ -238,7 +230,7 @@ def audio_folder(root=None, manifest: Optional[str] = None, pattern: Optional[st
             file name the pattern does not match, or an unknown test speaker.
     """
     check_on_error(on_error)
-    folder = _require_root(root, example="/data/my_audio")
+    folder = require_path(root, example="/data/my_audio", what="a folder of wav/flac files")
     if folder.is_file():
         raise DataError(f"data.root={folder} is a file; give the folder holding the audio files")
     skipped: List[str] = []

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from prism_runner.data.source import (
-    DataSource, ListDataset, check_on_error, stratified_split, stratified_subset,
+    DataSource, ListDataset, check_on_error, require_path, stratified_split, stratified_subset,
 )
 from prism_runner.errors import DataError
 
@@ -109,16 +109,6 @@ def digits(batch_size: int = 256, num_workers: int = 0, test_fraction: float = 0
                               split_seed=split_seed, name="digits")
 
 
-def _require_path(root, key: str = "data.root", example: str = "/path/to/data") -> Path:
-    if root is None or str(root) in ("", "???"):
-        raise DataError(f"{key} is not set: add {key}={example} to the command line")
-    path = Path(str(root)).expanduser()
-    if not path.exists():
-        raise DataError(f"{key}={path} does not exist; point {key} at your data "
-                        f"(e.g. {key}={example})")
-    return path
-
-
 def decode_image(data: bytes, channels: int, size: int, where: str) -> np.ndarray:
     """Encoded image bytes -> uint8 (C, size, size); transparency composited on white."""
     from PIL import Image, UnidentifiedImageError
@@ -173,7 +163,7 @@ def image_folder(root=None, limit: Optional[int] = None, batch_size: int = 256,
     sorted order. ``limit`` keeps a stratified subset (decoded images only).
     """
     check_on_error(on_error)
-    path = _require_path(root, example="/data/my_images")
+    path = require_path(root, example="/data/my_images")
     is_tar = path.is_file() and tarfile.is_tarfile(path)
     tar = tarfile.open(path) if is_tar else None
     try:
@@ -218,7 +208,7 @@ def npz(root=None, limit: Optional[int] = None, batch_size: int = 256, num_worke
         test_fraction: float = 0.2, split_seed: int = 0, on_error: str = "raise",
         channels: int = 1, image_size: int = 28, mean=None, std=None) -> DataSource:
     """An ``.npz`` with ``x`` (N,H,W[,C]) and optional ``y`` (N,) integer labels."""
-    path = _require_path(root, example="/data/images.npz")
+    path = require_path(root, example="/data/images.npz")
     try:
         with np.load(path, allow_pickle=False) as archive:
             if "x" not in archive:
@@ -260,7 +250,7 @@ def mnist_idx(root=None, images: str = "t10k-images-idx3-ubyte.gz",
               split_seed: int = 0, on_error: str = "raise", channels: int = 1,
               image_size: int = 28, mean=None, std=None) -> DataSource:
     """MNIST-style IDX files (images, optional labels), plain or gzipped."""
-    folder = _require_path(root, example="/data/mnist")
+    folder = require_path(root, example="/data/mnist")
     x = _read_idx(folder / images)
     y = _read_idx(folder / labels) if labels else None
     if y is not None and len(y) != len(x):

@@ -31,7 +31,7 @@ import torch
 
 from prism_runner.data.images import decode_image  # one image decoder for every reader
 from prism_runner.data.source import (
-    DataSource, check_on_error, stratified_split, stratified_subset,
+    DataSource, check_on_error, require_path, stratified_split, stratified_subset,
 )
 from prism_runner.errors import DataError
 
@@ -293,10 +293,9 @@ def paired_manifest(manifest=None, columns: Optional[Mapping[str, str]] = None,
         PairedDataSource with ``train`` (= ``probe_train``) and ``probe_test`` of items
         ``{modality: value, "label": int}``, ``class_names`` and the pair collate.
     """
-    from prism_runner.data.images import _require_path
 
     check_on_error(on_error)
-    path = _require_path(manifest, key="data.manifest", example="/data/pairs.csv")
+    path = require_path(manifest, key="data.manifest", example="/data/pairs.csv")
     if not path.is_file():
         raise DataError(f"data.manifest={path} is not a file")
     columns = dict(columns or {})

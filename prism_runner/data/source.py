@@ -8,6 +8,7 @@ modality and the loader settings. Items are dicts with named fields (``image``, 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, List, Optional, Sequence
 
 import numpy as np
@@ -15,6 +16,18 @@ from torch.utils.data import Dataset
 from torch.utils.data._utils.collate import default_collate
 
 from prism_runner.errors import DataError
+
+
+def require_path(value, key: str = "data.root", example: str = "/path/to/data",
+                 what: str = "your data") -> Path:
+    """``value`` as a Path that exists, or a DataError naming ``key`` and an example override."""
+    if value is None or str(value) in ("", "???"):
+        raise DataError(f"{key} is not set: add {key}={example} to the command line")
+    path = Path(str(value)).expanduser()
+    if not path.exists():
+        raise DataError(f"{key}={path} does not exist; point {key} at {what} "
+                        f"(e.g. {key}={example})")
+    return path
 
 
 @dataclass

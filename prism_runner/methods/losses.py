@@ -40,12 +40,8 @@ class NTXentLoss(nn.Module):
             raise ValueError(f"views have different shapes: {tuple(z_a.shape)} vs {tuple(z_b.shape)}")
         n = z_a.shape[0]
         z_a, z_b = F.normalize(z_a, dim=1), F.normalize(z_b, dim=1)
-        rank, size = world()
-        if self.gather_distributed and size > 1:
-            keys_a, keys_b = gather_with_grad(z_a), gather_with_grad(z_b)
-            offset = rank * n
-        else:
-            keys_a, keys_b, offset = z_a, z_b, 0
+        keys_a, offset = global_candidates(z_a, self.gather_distributed)
+        keys_b, _ = global_candidates(z_b, self.gather_distributed)
         queries = torch.cat([z_a, z_b])                       # (2N, D): this process's anchors
         keys = torch.cat([keys_a, keys_b])                    # (2M, D): all candidates
         logits = queries @ keys.T / self.temperature          # (2N, 2M)
@@ -55,6 +51,22 @@ class NTXentLoss(nn.Module):
         partner = torch.cat([own + m, own])                   # where its positive sits
         logits[torch.arange(2 * n, device=z_a.device), self_index] = float("-inf")
         return F.cross_entropy(logits, partner)
+
+
+def normalized_pair(z_a: torch.Tensor, z_b: torch.Tensor):
+    """Check that two modalities' batches pair up, and L2-normalise both."""
+    if z_a.shape[0] != z_b.shape[0]:
+        raise ValueError(f"modalities have different batch sizes: {z_a.shape[0]} vs {z_b.shape[0]}")
+    return F.normalize(z_a, dim=1), F.normalize(z_b, dim=1)
+
+
+def global_candidates(z: torch.Tensor, gather: bool):
+    """``z`` from every data-parallel process (with gradients) when ``gather``, and the row of
+    this process's first item in it; ``(z, 0)`` otherwise or when not distributed."""
+    rank, size = world()
+    if gather and size > 1:
+        return gather_with_grad(z), rank * z.shape[0]
+    return z, 0
 
 
 class ClipInfoNCELoss(nn.Module):
@@ -78,16 +90,10 @@ class ClipInfoNCELoss(nn.Module):
 
     def forward(self, z_a: torch.Tensor, z_b: torch.Tensor, logit_scale: torch.Tensor,
                 logit_bias: torch.Tensor = None) -> torch.Tensor:
-        if z_a.shape[0] != z_b.shape[0]:
-            raise ValueError(f"modalities have different batch sizes: {z_a.shape[0]} vs {z_b.shape[0]}")
-        n = z_a.shape[0]
-        z_a, z_b = F.normalize(z_a, dim=1), F.normalize(z_b, dim=1)
-        rank, size = world()
-        if self.gather_distributed and size > 1:
-            all_a, all_b, offset = gather_with_grad(z_a), gather_with_grad(z_b), rank * n
-        else:
-            all_a, all_b, offset = z_a, z_b, 0
-        target = torch.arange(n, device=z_a.device) + offset
+        z_a, z_b = normalized_pair(z_a, z_b)
+        all_a, offset = global_candidates(z_a, self.gather_distributed)
+        all_b, _ = global_candidates(z_b, self.gather_distributed)
+        target = torch.arange(z_a.shape[0], device=z_a.device) + offset
         loss_a = F.cross_entropy(logit_scale * z_a @ all_b.T, target)
         loss_b = F.cross_entropy(logit_scale * z_b @ all_a.T, target)
         return (loss_a + loss_b) / 2
@@ -111,15 +117,9 @@ class SigLipLoss(nn.Module):
 
     def forward(self, z_a: torch.Tensor, z_b: torch.Tensor, logit_scale: torch.Tensor,
                 logit_bias: torch.Tensor) -> torch.Tensor:
-        if z_a.shape[0] != z_b.shape[0]:
-            raise ValueError(f"modalities have different batch sizes: {z_a.shape[0]} vs {z_b.shape[0]}")
+        z_a, z_b = normalized_pair(z_a, z_b)
         n = z_a.shape[0]
-        z_a, z_b = F.normalize(z_a, dim=1), F.normalize(z_b, dim=1)
-        rank, size = world()
-        if self.gather_distributed and size > 1:
-            all_b, offset = gather_with_grad(z_b), rank * n
-        else:
-            all_b, offset = z_b, 0
+        all_b, offset = global_candidates(z_b, self.gather_distributed)
         logits = logit_scale * z_a @ all_b.T + logit_bias            # (n, M)
         labels = -torch.ones_like(logits)
         labels[torch.arange(n, device=z_a.device), torch.arange(n, device=z_a.device) + offset] = 1.0
