@@ -155,11 +155,25 @@ def write_json(path: Path, data: Dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def save_backbone(method: torch.nn.Module, path: Path) -> None:
+def save_weights(module: torch.nn.Module, path: Path) -> None:
     from safetensors.torch import save_file
 
-    tensors = {k: v.detach().cpu().contiguous() for k, v in method.backbone.state_dict().items()}
+    tensors = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
     save_file(tensors, str(path))
+
+
+def save_backbone(method: torch.nn.Module, path: Path) -> Dict[str, str]:
+    """The backbone's weights at ``path``, and beside it those of any further encoder the method
+    exports (``method.exported_encoders()``, e.g. CLIP's text encoder as text_encoder.safetensors).
+    Returns {name: path} of every file written."""
+    save_weights(method.backbone, path)
+    written = {"backbone": str(path)}
+    exported = getattr(method, "exported_encoders", None)
+    for name, module in (exported() if callable(exported) else {}).items():
+        extra = path.with_name(f"{name}.safetensors")
+        save_weights(module, extra)
+        written[name] = str(extra)
+    return written
 
 
 def print_summary(summary: Dict[str, Any], run_dir: Path, tracker_uri: Optional[str]) -> None:
@@ -368,16 +382,18 @@ def _train_and_evaluate(cfg, settings, accelerator, run_dir, checkpoints, identi
         score, metric_name, baseline_score = -loss, "neg_train_loss", None
 
     backbone_path = run_dir / "backbone.safetensors"
-    save_backbone(method, backbone_path)
+    encoders = save_backbone(method, backbone_path)
     summary = {
         "name": cfg.name, "score": score, "metric": metric_name,
         "baseline_score": baseline_score, "metrics": metrics, "baseline": baseline,
-        "steps": state.step, "epochs": state.epoch, "samples_seen": state.samples_seen,
+        "steps": state.step,
+        # epochs trained, fractional (state.epoch is the epoch in progress, for resuming)
+        "epochs": round(state.step / max(1, steps_per_epoch), 3), "samples_seen": state.samples_seen,
         "train_time_s": train_time, "wall_time_s": time.time() - started,
         "final_loss": state.last_metrics.get("loss"),
         "mlflow_run_id": tracker.run_id, "tracking_uri": getattr(tracker, "uri", None),
         "checkpoint": str(checkpoints.latest()), "backbone": str(backbone_path),
-        "run_dir": str(run_dir), "skipped_items": source.skipped,
+        "encoders": encoders, "run_dir": str(run_dir), "skipped_items": source.skipped,
     }
     write_json(run_dir / "summary.json", summary)
     call_hooks(experiment.callbacks, "on_train_end", summary)
@@ -387,7 +403,8 @@ def _train_and_evaluate(cfg, settings, accelerator, run_dir, checkpoints, identi
     tracker.log_artifact(run_dir / "config.yaml")
     tracker.log_artifact(run_dir / "summary.json")
     if getattr(tracker, "log_model", False):
-        tracker.log_artifact(backbone_path)
+        for path in encoders.values():
+            tracker.log_artifact(Path(path))
     if source.skipped:
         print(f"[prism_runner] skipped {len(source.skipped)} unreadable items "
               f"(listed in summary.json): {', '.join(source.skipped[:5])}"

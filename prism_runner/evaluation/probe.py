@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import warnings
-from typing import Callable
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -41,13 +41,17 @@ def knn_accuracy(train_x, train_y, test_x, test_y, k: int = 20) -> float:
 
 class LinearProbe:
     """Fit a linear probe (and a kNN classifier) on frozen embeddings of ``probe_train``,
-    score both on ``probe_test``. The score is the probe accuracy."""
+    score both on ``probe_test``. The score is the probe accuracy.
+
+    ``embedding`` names the entry to probe when the method embeds several modalities (CLIP's
+    ``image`` or ``text``, Wav2CLIP's ``audio``); ``None`` takes its only one."""
 
     metric = "probe_acc"
 
     def __init__(self, C: float = 1.0, max_iter: int = 2000, knn_k: int = 20,
-                 batch_size: int = 512, baseline: bool = True):
+                 batch_size: int = 512, baseline: bool = True, embedding: Optional[str] = None):
         self.C, self.max_iter, self.knn_k = C, max_iter, knn_k
+        self.embedding = embedding
         self.batch_size, self.baseline = batch_size, baseline
 
     def __call__(self, embed: Callable, source) -> dict:
@@ -55,8 +59,9 @@ class LinearProbe:
             raise UserError("this data set has no labels, so the linear probe cannot run; "
                             "give labelled data or set eval=none")
         train, test = embed(source.probe_train), embed(source.probe_test)
-        tx, ty = train["embedding"], train["label"]
-        vx, vy = test["embedding"], test["label"]
+        key = self.pick_embedding(train)
+        tx, ty = train[key], train["label"]
+        vx, vy = test[key], test["label"]
         if not (np.isfinite(tx).all() and np.isfinite(vx).all()):
             raise UserError("the backbone produced NaN/Inf embeddings; training diverged "
                             "(lower optim.lr or use trainer.mixed_precision=no)")
@@ -64,3 +69,18 @@ class LinearProbe:
         knn = knn_accuracy(tx, ty, vx, vy, k=self.knn_k)
         return {"score": acc, "metric": self.metric,
                 "metrics": {"probe_acc": acc, "knn_acc": knn}}
+
+    def pick_embedding(self, embedded: dict) -> str:
+        """The key of the embeddings to probe, or a UserError naming the choices."""
+        if "label" not in embedded:
+            raise UserError("the probe splits have no labels; give labelled data or set eval=none")
+        names = sorted(k for k in embedded if k != "label")
+        if self.embedding is not None:
+            if self.embedding not in names:
+                raise UserError(f"eval.embedding={self.embedding} is not one of the method's "
+                                f"embeddings: {', '.join(names)}")
+            return self.embedding
+        if len(names) != 1:
+            raise UserError(f"the method embeds {', '.join(names)}: choose the one to probe, "
+                            f"e.g. eval.embedding={names[0]}")
+        return names[0]

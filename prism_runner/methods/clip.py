@@ -127,6 +127,11 @@ class CLIP(nn.Module):
                         + (sims.argmax(0) == target).float().mean()) / 2
         return {"loss": loss, "logit_scale": scale.detach(), "accuracy": accuracy}
 
+    def exported_encoders(self) -> Dict[str, nn.Module]:
+        """Saved beside backbone.safetensors at the end of a run: the partner's encoder, named
+        after its modality (e.g. text_encoder.safetensors)."""
+        return {f"{self.modalities[1]}_encoder": self.partner}
+
     @torch.no_grad()
     def embed(self, batch: dict) -> Dict[str, torch.Tensor]:
         return {m: self.encode(m, batch[m]) for m in self.modalities if m in batch}

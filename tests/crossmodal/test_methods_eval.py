@@ -131,3 +131,24 @@ def test_zeroshot_names_missing_modalities():
     with pytest.raises(UserError, match="audio"):
         ev(lambda d: {"embedding": np.zeros((2, 3)), "label": np.zeros(2)},
            _fake_source([0, 1]))
+
+
+def test_clip_run_probes_one_encoder_and_saves_both(tmp_path):
+    """`+recipe=clip eval=linear_probe eval.embedding=image`: the probe reads the image
+    embeddings, and the run folder holds the text encoder beside the backbone."""
+    import json
+
+    from safetensors.torch import load_file
+
+    from prism_runner.app import run
+    from prism_testing import compose
+
+    cfg = compose(["+recipe=clip", "tracking=none", "trainer.progress=false", "trainer.max_steps=2",
+                   "data.batch_size=32", "eval=linear_probe", "eval.embedding=image",
+                   "eval.baseline=false", "eval.max_iter=100"], run_dir=tmp_path / "run")
+    score = run(cfg)
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["metric"] == "probe_acc" and 0.0 <= score <= 1.0
+    text = load_file(summary["encoders"]["text_encoder"])
+    assert summary["encoders"]["text_encoder"].endswith("text_encoder.safetensors")
+    assert {"token.weight", "position"} <= set(text)       # the text transformer's weights
