@@ -92,6 +92,33 @@ def sample_negatives(mask: torch.Tensor, num_negatives: int,
     return offsets[utt][:, None] + j
 
 
+def sample_cross_negatives(mask: torch.Tensor, num_negatives: int,
+                           generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """Distractors drawn uniformly (with replacement) from *all* masked frames of the batch except
+    the frame itself (fairseq's ``cross_sample_negatives``).
+
+    Same-utterance distractors (:func:`sample_negatives`) only teach what changes within an
+    utterance; on short clips (a spoken word is ~25 frames) those frames are few and alike, and the
+    task stays at chance for long. Distractors from other utterances are told apart by what an
+    utterance carries as a whole (speaker, word), which is what a probe later reads.
+
+    Args:
+        mask: (N, T) bool mask of masked frames.
+        num_negatives: distractors per masked frame.
+
+    Returns:
+        (M, num_negatives) long tensor of row indices into ``x[mask]``; when the batch has a
+        single masked frame the index is the frame itself (dropped by :func:`contrastive_logits`).
+    """
+    total = int(mask.sum())
+    rows = torch.arange(total, device=mask.device)
+    if total < 2:
+        return rows[:, None].expand(-1, num_negatives)
+    draw = torch.randint(0, total - 1, (total, num_negatives), generator=generator)
+    draw = draw.to(mask.device)
+    return draw + (draw >= rows[:, None]).long()              # skip the frame itself
+
+
 class GumbelVectorQuantizer(nn.Module):
     """Product quantizer with Gumbel-softmax selection (wav2vec 2.0, Sec. 3.2; Jang et al. 2017).
 
@@ -173,18 +200,23 @@ def diversity_loss(probs: torch.Tensor) -> torch.Tensor:
 
 
 def contrastive_logits(context: torch.Tensor, targets: torch.Tensor, negatives: torch.Tensor,
-                       temperature: float = 0.1) -> torch.Tensor:
+                       temperature: float = 0.1, drop_duplicates: bool = True) -> torch.Tensor:
     """Cosine-similarity logits of wav2vec 2.0's contrastive task (Eq. 3).
 
-    Column 0 is the true quantized target, columns 1..K the distractors; a distractor equal to the
-    target (same code, or the frame itself when an utterance had one masked frame) gets ``-inf``
-    so it cannot count as a wrong answer.
+    Column 0 is the true quantized target, columns 1..K the distractors. A distractor that is the
+    frame itself (an utterance with one masked frame) always gets ``-inf``; with
+    ``drop_duplicates`` so does one equal to the target (the same code), as fairseq does.
+
+    Dropping duplicates makes a codebook collapsed to one code score a perfect loss of 0 (every
+    distractor is dropped), a trap that short runs on small data fall into when the diversity
+    loss is too weak. Keeping them makes that collapse the *worst* outcome, ln(1 + K).
 
     Args:
         context: (M, D) transformer outputs at masked frames (after the final projection).
         targets: (M, D) quantized latents of the same frames.
         negatives: (M, K) row indices into ``targets`` (see :func:`sample_negatives`).
         temperature: kappa (paper: 0.1).
+        drop_duplicates: drop distractors equal to the target.
 
     Returns:
         (M, 1 + K) logits; cross entropy against class 0 is the loss.
@@ -192,8 +224,10 @@ def contrastive_logits(context: torch.Tensor, targets: torch.Tensor, negatives: 
     candidates = torch.cat([targets.unsqueeze(1), targets[negatives]], dim=1)    # (M, 1+K, D)
     logits = F.cosine_similarity(context.unsqueeze(1).float(), candidates.float(), dim=-1)
     logits = logits / temperature
-    same = (candidates[:, 1:] == targets.unsqueeze(1)).all(-1)
-    return torch.cat([logits[:, :1], logits[:, 1:].masked_fill(same, float("-inf"))], dim=1)
+    drop = negatives == torch.arange(targets.shape[0], device=negatives.device)[:, None]
+    if drop_duplicates:
+        drop = drop | (candidates[:, 1:] == targets.unsqueeze(1)).all(-1)
+    return torch.cat([logits[:, :1], logits[:, 1:].masked_fill(drop, float("-inf"))], dim=1)
 
 
 class Wav2Vec2(nn.Module):
@@ -209,7 +243,9 @@ class Wav2Vec2(nn.Module):
         codebook_groups, codebook_entries: G and V of the quantizer (paper: 2 x 320).
         final_dim: size of the space where context and quantized targets are compared (paper 256).
         mask_prob, mask_length: span masking (paper: 0.065, 10 frames of 20 ms).
-        num_negatives: K distractors per masked frame (paper: 100).
+        num_negatives: K distractors per masked frame from the same utterance (paper: 100).
+        cross_sample_negatives: further distractors per masked frame from anywhere in the batch
+            (fairseq option, paper: 0; see :func:`sample_cross_negatives`).
         logit_temperature: kappa (paper: 0.1).
         diversity_weight: alpha (paper: 0.1).
         feature_penalty: weight of the L2 penalty on latent frames (fairseq BASE: 10).
@@ -219,6 +255,8 @@ class Wav2Vec2(nn.Module):
         quantize_targets: ``False`` uses continuous targets (a linear map of the detached latent
             frames; the paper's Table 4 ablation), a diagnostic for the context network alone.
         quantizer_init_std: ``init_std`` of the :class:`GumbelVectorQuantizer`.
+        drop_duplicate_negatives: drop distractors whose code equals the target's (fairseq;
+            see :func:`contrastive_logits` for the collapse this invites on small data).
 
     Raises:
         ValueError: for inconsistent sizes or out-of-range settings.
@@ -226,19 +264,23 @@ class Wav2Vec2(nn.Module):
 
     def __init__(self, backbone: nn.Module, codebook_groups: int = 2, codebook_entries: int = 320,
                  final_dim: int = 256, mask_prob: float = 0.065, mask_length: int = 10,
-                 num_negatives: int = 100, logit_temperature: float = 0.1,
+                 num_negatives: int = 100, cross_sample_negatives: int = 0,
+                 logit_temperature: float = 0.1,
                  diversity_weight: float = 0.1, feature_penalty: float = 10.0,
                  gumbel_tau: Sequence[float] = (2.0, 0.5, 0.7), feature_grad_mult: float = 1.0,
                  quantizer_dim: Optional[int] = None, quantize_targets: bool = True,
-                 quantizer_init_std: float = 1.0):
+                 quantizer_init_std: float = 1.0, drop_duplicate_negatives: bool = True):
         super().__init__()
         if len(gumbel_tau) != 3 or not (gumbel_tau[0] > 0 and gumbel_tau[1] > 0):
             raise ValueError("gumbel_tau must be [start, end, fraction] with positive temperatures")
-        if num_negatives < 1:
-            raise ValueError(f"num_negatives must be >= 1, got {num_negatives}")
+        if num_negatives < 0 or cross_sample_negatives < 0 or \
+                num_negatives + cross_sample_negatives < 1:
+            raise ValueError("num_negatives and cross_sample_negatives must be >= 0 with at least "
+                             f"one distractor, got {num_negatives} and {cross_sample_negatives}")
         self.backbone = backbone
         self.mask_prob, self.mask_length = float(mask_prob), int(mask_length)
         self.num_negatives = int(num_negatives)
+        self.cross_sample_negatives = int(cross_sample_negatives)
         self.logit_temperature = float(logit_temperature)
         self.diversity_weight = float(diversity_weight)
         self.feature_penalty = float(feature_penalty)
@@ -253,6 +295,7 @@ class Wav2Vec2(nn.Module):
         # a buffer, so a resumed run continues with the annealed temperature
         self.register_buffer("gumbel_tau", torch.tensor(self.tau_start))
         self.quantize_targets = bool(quantize_targets)
+        self.drop_duplicate_negatives = bool(drop_duplicate_negatives)
         if not self.quantize_targets:      # the paper's "continuous targets" ablation (Table 4)
             self.target_proj = nn.Linear(backbone.feature_dim, final_dim)
 
@@ -284,14 +327,17 @@ class Wav2Vec2(nn.Module):
             targets = self.project_q(q["quantized"])                      # (M, F)
         else:
             targets = self.target_proj(z[mask].detach())
-        negatives = sample_negatives(mask, self.num_negatives)
-        logits = contrastive_logits(context, targets, negatives, self.logit_temperature)
+        negatives = torch.cat([sample_negatives(mask, self.num_negatives),
+                               sample_cross_negatives(mask, self.cross_sample_negatives)], dim=1)
+        logits = contrastive_logits(context, targets, negatives, self.logit_temperature,
+                                    self.drop_duplicate_negatives)
         zeros = torch.zeros(logits.shape[0], dtype=torch.long, device=logits.device)
         contrastive = F.cross_entropy(logits, zeros)
         diversity = diversity_loss(q["probs"])
         loss = contrastive + self.diversity_weight * diversity + self.feature_penalty * penalty
         with torch.no_grad():
-            accuracy = (logits.argmax(-1) == 0).float().mean()
+            # strictly above every distractor: a tie (e.g. a collapsed codebook) is not a hit
+            accuracy = (logits[:, 0] > logits[:, 1:].max(dim=-1).values).float().mean()
         return {"loss": loss, "contrastive": contrastive.detach(), "diversity": diversity.detach(),
                 "feature_penalty": penalty.detach(), "accuracy": accuracy,
                 "code_perplexity": q["code_perplexity"].detach(),
