@@ -39,10 +39,14 @@ class NTXentLoss(nn.Module):
         if z_a.shape != z_b.shape:
             raise ValueError(f"views have different shapes: {tuple(z_a.shape)} vs {tuple(z_b.shape)}")
         n = z_a.shape[0]
-        z_a, z_b = F.normalize(z_a, dim=1), F.normalize(z_b, dim=1)
-        keys_a, offset = global_candidates(z_a, self.gather_distributed)
-        keys_b, _ = global_candidates(z_b, self.gather_distributed)
-        queries = torch.cat([z_a, z_b])                       # (2N, D): this process's anchors
+        queries = F.normalize(torch.cat([z_a, z_b]), dim=1)   # (2N, D): this process's anchors
+        keys_a, offset = global_candidates(queries[:n], self.gather_distributed)
+        if offset == 0 and keys_a.shape[0] == n:              # one process: keys are the anchors
+            logits = queries @ queries.T / self.temperature   # (2N, 2N)
+            logits.fill_diagonal_(float("-inf"))              # an anchor is not its own partner
+            partner = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(z_a.device)
+            return F.cross_entropy(logits, partner)
+        keys_b, _ = global_candidates(queries[n:], self.gather_distributed)
         keys = torch.cat([keys_a, keys_b])                    # (2M, D): all candidates
         logits = queries @ keys.T / self.temperature          # (2N, 2M)
         m = keys_a.shape[0]
