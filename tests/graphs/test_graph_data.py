@@ -10,7 +10,7 @@ import torch
 from prism_runner.data.graphs import collate_graphs, read_tu, tu
 from prism_runner.errors import DataError
 
-from conftest import tu_files, write_tu
+from graph_helpers import tu_files, write_tu
 
 REPO_TU = os.path.join(os.path.dirname(__file__), "..", "..", "data", "tu")
 

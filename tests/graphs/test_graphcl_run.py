@@ -8,7 +8,7 @@ from hydra import compose, initialize_config_dir
 from prism_runner import resolvers  # noqa: F401  (registers ${prism.*} resolvers)
 from prism_runner.app import run
 
-from conftest import CONF_DIR
+from graph_helpers import CONF_DIR
 
 
 def compose_recipe(recipe, tmp_path, *overrides):
