@@ -342,6 +342,8 @@ def _train_and_evaluate(cfg, settings, accelerator, run_dir, checkpoints, identi
         call_hooks(experiment.callbacks, "on_eval", current.step, result["score"],
                    result["metrics"])
 
+    if tracker is not None:
+        tracker.wait()  # the store opened while data and model were built; report a bad one now
     call_hooks(experiment.callbacks, "on_train_start",
                {"run_dir": str(run_dir), "total_steps": total_steps, "start_step": state.step,
                 "is_main_process": main})

@@ -86,9 +86,14 @@ def test_undecodable_image_is_named(tmp_path):
 
 
 def test_bad_tracking_uri(tmp_path):
-    err = _error(run_cli(["trainer.max_steps=1", "tracking.uri=nosuchscheme://x",
-                          "trainer.progress=false"], cwd=tmp_path))
+    """The store opens in the background while data is built, but a bad one still stops the run
+    before its first step."""
+    result = run_cli(["trainer.max_steps=1", "tracking.uri=nosuchscheme://x",
+                      "trainer.progress=false", "hydra.run.dir=run"], cwd=tmp_path)
+    err = _error(result)
     assert "tracking.uri" in err and "tracking=none" in err
+    assert "[prism_runner] training" not in result.stdout
+    assert not list((tmp_path / "run").rglob("*.pt"))
 
 
 def test_wrong_type_and_unknown_trainer_key(tmp_path):
