@@ -29,8 +29,8 @@ import _common as C  # noqa: E402
 
 REGIMES = {
     # name: (overrides, warmup steps, timed steps)
-    "heavy": (["data=cifar10", "backbone=resnet18_cifar", "data.batch_size=64", "data.limit=1200"], 2, 5),
-    "light": (["data=digits", "backbone=small_cnn", "data.batch_size=256"], 3, 15),
+    "heavy": (["data=cifar10", "backbone=resnet18_cifar", "data.batch_size=64", "data.limit=1200"], 2, 10),
+    "light": (["data=digits", "backbone=small_cnn", "data.batch_size=256"], 5, 60),
 }
 
 

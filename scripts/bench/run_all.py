@@ -4,7 +4,7 @@ Each module writes RESULTS/<name>.md (a table, its command, date and load averag
 this script concatenates the tables into RESULTS/report.md and, with ``--update-doc``
 (the default under ``make bench``), replaces the generated section of docs/benchmarks.md
 between ``<!-- bench:begin -->`` and ``<!-- bench:end -->``. RESULTS is $PRISM_BENCH_OUT or
-/tmp/prism_bench. About 15-20 minutes on an idle 2-core machine; the numbers are only
+/tmp/prism_bench. About 45-50 minutes on an idle 2-core machine (25 of them the full recipes); the numbers are only
 meaningful on an idle machine (the load average is recorded with every table).
 
     .venv/bin/python scripts/bench/run_all.py [--only overhead startup ...] [--no-update-doc]
@@ -23,12 +23,13 @@ import _common as C  # noqa: E402
 # name -> (script, args, result files)
 PLAN = {
     "startup": ("startup.py", ["--repeats", "5", "--first-step-repeats", "2"], ["startup"]),
-    "overhead": ("overhead.py", ["--rounds", "3"], ["overhead"]),
+    "overhead": ("overhead.py", ["--rounds", "5"], ["overhead"]),
     "step_variants": ("step_variants.py", ["--rounds", "3"], ["step_variants_heavy"]),
     "vs_lightly": ("vs_lightly.py", ["--limit", "1200", "--batch", "128", "--epochs", "2", "--rounds", "2"], ["vs_lightly"]),
     "datapath": ("datapath.py", [], ["datapath"]),
     "recipes": ("recipes.py", ["--steps", "5"], ["recipes"]),
     "scaling": ("scaling.py", ["--rounds", "2"], ["scaling"]),
+    "time_to_score": ("time_to_score.py", [], ["time_to_score"]),
 }
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
