@@ -68,11 +68,13 @@ def main() -> None:
         first.append({"first_step_s": run["steps"][0] - run["start"],
                       "fit_start_s": run["fit_start"] - run["start"],
                       "imports_s": run["app_imported"] - run["start"], "wall_s": run["wall_s"],
-                      "mlflow_start_s": run.get("tracker_ready", 0) - run.get("tracker_start", 0)})
+                      "mlflow_start_s": run.get("tracker_ready", 0) - run.get("tracker_start", 0),
+                      "mlflow_wait_s": run.get("tracker_wait_s", 0)})
     med = lambda key: C.median([f[key] for f in first])  # noqa: E731
     rows.append(["`python -m prism_runner eval=none` (digits): process start -> first optimizer step",
                  f"{med('first_step_s'):.2f} (interpreter + torch/app imports {med('imports_s'):.2f}, "
-                 f"opening the MLflow store {med('mlflow_start_s'):.2f}, "
+                 f"opening the MLflow store {med('mlflow_start_s'):.2f} on its thread, of which "
+                 f"the main thread waited {med('mlflow_wait_s'):.2f}, "
                  f"training loop entered at {med('fit_start_s'):.2f})", "(training: all needed)"])
     md = ("### Start-up\n\n" + C.table(["command", "wall s, median [min-max]",
                                           "heavy modules imported"], rows)
