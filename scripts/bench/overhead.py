@@ -7,7 +7,9 @@ Two regimes, each with the same data, model, loss, optimizer, batch and seed in 
 
 Arm ``bare``: a minimal loop written here (Dataset calling the same per-sample torchvision v2
 views, DataLoader, backbone + 2-layer head, hand NT-Xent, AdamW, the same warmup-cosine LambdaLR).
-Arm ``runner``: ``prism_runner.app.run(cfg)`` itself with MLflow tracking, progress bar, log and
+Arm ``runner``: ``prism_runner.app.run(cfg)`` itself (``method.joint_forward=true``: one forward
+over both views, the bare loop's work; the shipped default of one forward per view is faster, see
+step_variants.py) with MLflow tracking, progress bar, log and
 checkpoint cadence at their defaults (eval=none: evaluation comes after training). Both record a
 timestamp after every optimizer step; steady-state samples/s is measured after ``--warmup`` steps.
 Arms alternate (ABAB, BABA, ...) so drift in machine load cancels; medians are reported.
@@ -29,8 +31,10 @@ import _common as C  # noqa: E402
 
 REGIMES = {
     # name: (overrides, warmup steps, timed steps)
-    "heavy": (["data=cifar10", "backbone=resnet18_cifar", "data.batch_size=64", "data.limit=1200"], 2, 10),
-    "light": (["data=digits", "backbone=small_cnn", "data.batch_size=256"], 5, 60),
+    "heavy": (["data=cifar10", "backbone=resnet18_cifar", "data.batch_size=64", "data.limit=1200",
+               "method.joint_forward=true"], 2, 10),
+    "light": (["data=digits", "backbone=small_cnn", "data.batch_size=256", "method.joint_forward=true"],
+              5, 60),
 }
 
 
