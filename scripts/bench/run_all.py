@@ -29,6 +29,8 @@ PLAN = {
     "datapath": ("datapath.py", [], ["datapath"]),
     "recipes": ("recipes.py", ["--steps", "5"], ["recipes"]),
     "scaling": ("scaling.py", ["--rounds", "2"], ["scaling"]),
+    "views_cost": ("views_cost.py", [], ["views_cost_light"]),
+    "tracking_cost": ("tracking_cost.py", [], ["tracking_cost"]),
     "time_to_score": ("time_to_score.py", [], ["time_to_score"]),
 }
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
