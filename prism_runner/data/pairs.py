@@ -19,7 +19,6 @@ white), audio as 1-D float32 at ``sample_rate`` (via :func:`prism_runner.data.au
 from __future__ import annotations
 
 import csv
-import io
 import json
 import tarfile
 from dataclasses import dataclass, field

@@ -15,7 +15,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from prism_runner.errors import UserError
-from prism_runner.methods.heads import ProjectionHead
 from prism_runner.methods.losses import ClipInfoNCELoss, SigLipLoss
 
 LOSSES = {"infonce": ClipInfoNCELoss, "siglip": SigLipLoss}

@@ -8,6 +8,26 @@ from torch import nn
 from prism_runner.methods.distributed import gather_with_grad, world
 
 
+def normalized_pair(z_a: torch.Tensor, z_b: torch.Tensor):
+    """Check that two modalities' batches pair up, and L2-normalise both."""
+    if z_a.shape[0] != z_b.shape[0]:
+        raise ValueError(f"modalities have different batch sizes: {z_a.shape[0]} vs {z_b.shape[0]}")
+    return F.normalize(z_a, dim=1), F.normalize(z_b, dim=1)
+
+
+def gathering(enabled: bool) -> bool:
+    """True when candidates come from several data-parallel processes."""
+    return enabled and world()[1] > 1
+
+
+def global_candidates(z: torch.Tensor, gather: bool):
+    """``z`` from every data-parallel process (with gradients) when gathering, and the row of
+    this process's first item in it; ``(z, 0)`` otherwise."""
+    if gathering(gather):
+        return gather_with_grad(z), world()[0] * z.shape[0]
+    return z, 0
+
+
 class NTXentLoss(nn.Module):
     """Normalised temperature-scaled cross entropy (SimCLR; Chen et al., ICML 2020).
 
@@ -40,13 +60,13 @@ class NTXentLoss(nn.Module):
             raise ValueError(f"views have different shapes: {tuple(z_a.shape)} vs {tuple(z_b.shape)}")
         n = z_a.shape[0]
         queries = F.normalize(torch.cat([z_a, z_b]), dim=1)   # (2N, D): this process's anchors
-        keys_a, offset = global_candidates(queries[:n], self.gather_distributed)
-        if offset == 0 and keys_a.shape[0] == n:              # one process: keys are the anchors
+        if not gathering(self.gather_distributed):            # the keys are the anchors
             logits = queries @ queries.T / self.temperature   # (2N, 2N)
             logits.fill_diagonal_(float("-inf"))              # an anchor is not its own partner
             partner = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(z_a.device)
             return F.cross_entropy(logits, partner)
-        keys_b, _ = global_candidates(queries[n:], self.gather_distributed)
+        keys_a, offset = global_candidates(queries[:n], True)
+        keys_b, _ = global_candidates(queries[n:], True)
         keys = torch.cat([keys_a, keys_b])                    # (2M, D): all candidates
         logits = queries @ keys.T / self.temperature          # (2N, 2M)
         m = keys_a.shape[0]
@@ -55,22 +75,6 @@ class NTXentLoss(nn.Module):
         partner = torch.cat([own + m, own])                   # where its positive sits
         logits[torch.arange(2 * n, device=z_a.device), self_index] = float("-inf")
         return F.cross_entropy(logits, partner)
-
-
-def normalized_pair(z_a: torch.Tensor, z_b: torch.Tensor):
-    """Check that two modalities' batches pair up, and L2-normalise both."""
-    if z_a.shape[0] != z_b.shape[0]:
-        raise ValueError(f"modalities have different batch sizes: {z_a.shape[0]} vs {z_b.shape[0]}")
-    return F.normalize(z_a, dim=1), F.normalize(z_b, dim=1)
-
-
-def global_candidates(z: torch.Tensor, gather: bool):
-    """``z`` from every data-parallel process (with gradients) when ``gather``, and the row of
-    this process's first item in it; ``(z, 0)`` otherwise or when not distributed."""
-    rank, size = world()
-    if gather and size > 1:
-        return gather_with_grad(z), rank * z.shape[0]
-    return z, 0
 
 
 class ClipInfoNCELoss(nn.Module):

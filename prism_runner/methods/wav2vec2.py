@@ -11,7 +11,6 @@ The pieces (:func:`span_mask`, :func:`sample_negatives`, :class:`GumbelVectorQua
 """
 from __future__ import annotations
 
-import math
 from typing import Dict, Optional, Sequence
 
 import torch
@@ -97,10 +96,11 @@ def sample_cross_negatives(mask: torch.Tensor, num_negatives: int,
     """Distractors drawn uniformly (with replacement) from *all* masked frames of the batch except
     the frame itself (fairseq's ``cross_sample_negatives``).
 
-    Same-utterance distractors (:func:`sample_negatives`) only teach what changes within an
-    utterance; on short clips (a spoken word is ~25 frames) those frames are few and alike, and the
-    task stays at chance for long. Distractors from other utterances are told apart by what an
-    utterance carries as a whole (speaker, word), which is what a probe later reads.
+    Same-utterance distractors (:func:`sample_negatives`) only ask what changes within an
+    utterance; distractors from other utterances can also be told apart by what an utterance
+    carries as a whole (speaker, word). On the bundled spoken digits 10 + 10 of them did no
+    better than 20 from the same utterance (probe 0.630 vs 0.626 after 496 steps, with
+    ``quantizer_init_std`` 1.0).
 
     Args:
         mask: (N, T) bool mask of masked frames.
@@ -230,6 +230,13 @@ def contrastive_logits(context: torch.Tensor, targets: torch.Tensor, negatives: 
     return torch.cat([logits[:, :1], logits[:, 1:].masked_fill(drop, float("-inf"))], dim=1)
 
 
+@torch.no_grad()
+def contrastive_accuracy(logits: torch.Tensor) -> torch.Tensor:
+    """Share of rows whose target (column 0) scores strictly above every distractor: a tie, as
+    a collapsed codebook gives, is not a hit."""
+    return (logits[:, 0] > logits[:, 1:].max(dim=-1).values).float().mean()
+
+
 class Wav2Vec2(nn.Module):
     """wav2vec 2.0 pre-training around a :class:`~prism_runner.backbones.audio.Wav2Vec2Encoder`.
 
@@ -327,17 +334,17 @@ class Wav2Vec2(nn.Module):
             targets = self.project_q(q["quantized"])                      # (M, F)
         else:
             targets = self.target_proj(z[mask].detach())
-        negatives = torch.cat([sample_negatives(mask, self.num_negatives),
-                               sample_cross_negatives(mask, self.cross_sample_negatives)], dim=1)
+        parts = [sample_negatives(mask, self.num_negatives)] if self.num_negatives else []
+        if self.cross_sample_negatives:
+            parts.append(sample_cross_negatives(mask, self.cross_sample_negatives))
+        negatives = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
         logits = contrastive_logits(context, targets, negatives, self.logit_temperature,
                                     self.drop_duplicate_negatives)
         zeros = torch.zeros(logits.shape[0], dtype=torch.long, device=logits.device)
         contrastive = F.cross_entropy(logits, zeros)
         diversity = diversity_loss(q["probs"])
         loss = contrastive + self.diversity_weight * diversity + self.feature_penalty * penalty
-        with torch.no_grad():
-            # strictly above every distractor: a tie (e.g. a collapsed codebook) is not a hit
-            accuracy = (logits[:, 0] > logits[:, 1:].max(dim=-1).values).float().mean()
+        accuracy = contrastive_accuracy(logits)
         return {"loss": loss, "contrastive": contrastive.detach(), "diversity": diversity.detach(),
                 "feature_penalty": penalty.detach(), "accuracy": accuracy,
                 "code_perplexity": q["code_perplexity"].detach(),
