@@ -3,7 +3,6 @@ import json
 import sqlite3
 
 import numpy as np
-import pytest
 
 from prism_testing import TINY, run_cli
 
@@ -16,6 +15,7 @@ def test_tiny_run_end_to_end_with_mlflow(tmp_path):
     run_dir = tmp_path / "run"
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["steps"] == 3 and summary["metric"] == "probe_acc"
+    assert 0 < summary["epochs"] < 1              # epochs trained: 3 steps of a longer epoch
     assert 0.0 < summary["score"] <= 1.0 and summary["baseline_score"] is not None
     assert summary["mlflow_run_id"] and summary["checkpoint"].endswith("step_00000003.pt")
     assert (run_dir / "backbone.safetensors").is_file()

@@ -10,8 +10,8 @@ import torch
 
 from prism_runner.backbones.audio import Wav2Vec2Encoder, masked_mean
 from prism_runner.methods.wav2vec2 import (
-    GumbelVectorQuantizer, Wav2Vec2, contrastive_logits, diversity_loss, sample_cross_negatives, sample_negatives,
-    span_mask,
+    GumbelVectorQuantizer, Wav2Vec2, contrastive_accuracy, contrastive_logits, diversity_loss, sample_cross_negatives,
+    sample_negatives, span_mask,
 )
 
 TINY_CONV = [[16, 10, 5], [16, 3, 2], [16, 2, 2]]     # hop 20 samples
@@ -100,6 +100,9 @@ def test_kept_duplicates_make_a_collapsed_codebook_the_worst_loss():
         contrastive_logits(context, same, negatives, drop_duplicates=False), zeros)
     assert dropped.item() == 0.0
     assert math.isclose(kept.item(), math.log(6), rel_tol=1e-5)
+    tied = contrastive_logits(context, same, negatives, drop_duplicates=False)
+    assert contrastive_accuracy(tied) == 0.0                # equal logits are not a hit
+    assert contrastive_accuracy(torch.tensor([[2.0, 1.0], [1.0, 1.0]])) == 0.5
 
 
 def test_diversity_loss_bounds():
@@ -171,6 +174,18 @@ def test_wav2vec2_step_losses_and_annealing():
     assert "gumbel_tau" in method.state_dict()             # resumes with the annealed value
     emb = method.embed({"audio": batch["audio"], "lengths": batch["lengths"]})
     assert emb.shape == (4, 32)
+
+
+@pytest.mark.parametrize("same, cross", [(0, 4), (3, 2)])
+def test_wav2vec2_cross_utterance_distractors(same, cross):
+    torch.manual_seed(0)
+    method = Wav2Vec2(tiny_encoder(), codebook_groups=2, codebook_entries=8, final_dim=16,
+                      mask_prob=0.1, mask_length=3, num_negatives=same,
+                      cross_sample_negatives=cross)
+    out = method({"audio": torch.randn(3, 1600), "lengths": torch.tensor([1600, 1200, 800])})
+    assert torch.isfinite(out["loss"]) and out["contrastive"] > 0
+    with pytest.raises(ValueError, match="at least one distractor"):
+        Wav2Vec2(tiny_encoder(), num_negatives=0, cross_sample_negatives=0)
 
 
 # ---------------------------------------------------------------------------- learning (slow)

@@ -53,3 +53,21 @@ def test_nt_xent_rejects_bad_arguments():
         NTXentLoss(temperature=0)
     with pytest.raises(ValueError):
         NTXentLoss()(torch.randn(4, 8), torch.randn(5, 8))
+
+
+@pytest.mark.parametrize("joint", [True, False])
+def test_simclr_joint_or_per_view_forward(joint):
+    """joint_forward=True encodes both views in one backbone call, False in one call per view;
+    with batch norm the two give different (both valid) losses."""
+    from prism_runner.backbones.vision import SmallCNN
+    from prism_runner.methods.simclr import SimCLR
+
+    torch.manual_seed(0)
+    method = SimCLR(SmallCNN(1, 8), joint_forward=joint)
+    calls = []
+    method.backbone.register_forward_hook(lambda module, inputs, output: calls.append(len(inputs[0])))
+    views = [torch.randn(6, 1, 8, 8), torch.randn(6, 1, 8, 8)]
+    loss = method({"views": views})["loss"]
+    loss.backward()
+    assert calls == ([12] if joint else [6, 6])
+    assert torch.isfinite(loss)
